@@ -1,0 +1,1 @@
+"""REST control API: organisations, events, venues, teams, tickets and join tokens."""

@@ -1,0 +1,1 @@
+"""Socket.IO signalling and the live venue runtime (spaces, stages, breakouts, presence)."""

@@ -1,0 +1,5 @@
+"""Allow ``python -m venuekit``."""
+
+from venuekit.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""Wiring: build the aiohttp application of each role from validated settings.
+
+This is the composition root: the only module that imports every package and connects
+concrete classes to the Protocols the lower packages define.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterator, Callable
+from enum import StrEnum
+from pathlib import Path
+from typing import Final
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from venuekit import observability
+from venuekit.redis_child import PrivateRedis
+from venuekit.settings import Settings, SettingsError
+from web import STATIC_DIR
+
+log = logging.getLogger(__name__)
+
+REDIS_KEY: Final = web.AppKey("redis", aioredis.Redis)
+SETTINGS_KEY: Final = web.AppKey("settings", Settings)
+
+
+class Role(StrEnum):
+    DEV = "dev"
+    SIGNAL = "signal"
+    SFU = "sfu"
+
+
+def resolve_secret_key(settings: Settings, role: Role) -> str:
+    """The signing secret: from the environment, or (``dev`` only) generated once per data dir."""
+    if settings.secret_key:
+        return settings.secret_key
+    if role is not Role.DEV:
+        raise SettingsError(
+            f"VENUEKIT_SECRET_KEY is required for `venuekit {role}` "
+            "(try: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+        )
+    path = settings.data_dir / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    path.touch(mode=0o600)
+    path.write_text(key)
+    log.info("generated a development secret key in %s", path)
+    return key
+
+
+def _redis_ctx(url: str) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(app: web.Application) -> AsyncIterator[None]:
+        client = aioredis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=10)
+        app[REDIS_KEY] = client
+        yield
+        await client.aclose()
+
+    return ctx
+
+
+async def _index(_request: web.Request) -> web.FileResponse:
+    return web.FileResponse(STATIC_DIR / "index.html")
+
+
+def build_app(
+    role: Role, settings: Settings, redis_url: str, private_redis: PrivateRedis | None = None
+) -> web.Application:
+    """The HTTP application of ``role``; Redis at ``redis_url`` is opened on start-up."""
+    app = web.Application(client_max_size=1024 * 1024)
+    app[SETTINGS_KEY] = settings
+    app.cleanup_ctx.append(_redis_ctx(redis_url))
+
+    async def redis_ready() -> None:
+        if private_redis is not None and private_redis.exit_reason is not None:
+            raise RuntimeError(private_redis.exit_reason)
+        await app[REDIS_KEY].ping()
+
+    observability.install(app, role.value, {"redis": redis_ready})
+    if role in (Role.DEV, Role.SIGNAL):
+        app.router.add_get("/", _index)
+        app.router.add_static("/static/", Path(STATIC_DIR), show_index=False)
+    return app

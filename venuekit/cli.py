@@ -1,0 +1,156 @@
+"""The ``venuekit`` command: pick a role, validate settings, serve until SIGINT/SIGTERM.
+
+Start-up failures (a bad setting, a taken port, an unreachable Redis) print one line
+``venuekit: error: ...`` on stderr and exit with status 2; they never print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import dataclasses
+import errno
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from urllib.parse import urlsplit, urlunsplit
+
+import redis.asyncio as aioredis
+from aiohttp import web
+
+from venuekit import __version__
+from venuekit.app import Role, build_app, resolve_secret_key
+from venuekit.redis_child import PrivateRedis, RedisStartError
+from venuekit.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("venuekit")
+
+EXIT_STARTUP_ERROR = 2
+
+
+class StartupError(RuntimeError):
+    """The role cannot start; the message is one line for the operator."""
+
+
+def redact(url: str) -> str:
+    """``url`` without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username or ''}:***@{parts.hostname}"
+    if parts.port:
+        netloc += f":{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="venuekit", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"venuekit {__version__}")
+    sub = parser.add_subparsers(dest="role", required=True, metavar="ROLE")
+    helps = {
+        Role.DEV: "everything on one machine; starts a private redis-server unless REDIS_URL is set",
+        Role.SIGNAL: "Socket.IO signalling, chat, control API and web client (needs REDIS_URL)",
+        Role.SFU: "one media node (needs REDIS_URL)",
+    }
+    for role, text in helps.items():
+        p = sub.add_parser(role.value, help=text, description=text)
+        p.add_argument("--host", help="listen address (overrides VENUEKIT_HOST)")
+        p.add_argument("--port", type=int, help="listen port (overrides VENUEKIT_PORT or _SFU_PORT)")
+    return parser
+
+
+async def _check_redis(url: str) -> None:
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        await client.ping()
+    except (OSError, aioredis.RedisError) as exc:
+        raise StartupError(f"cannot reach Redis at {redact(url)}: {exc}") from None
+    finally:
+        await client.aclose()
+
+
+async def serve(role: Role, settings: Settings) -> None:
+    """Run ``role`` until a stop signal; always stop what was started."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    private: PrivateRedis | None = None
+    runner: web.AppRunner | None = None
+    try:
+        if settings.redis_url:
+            redis_url = settings.redis_url
+        elif role is Role.DEV:
+            private = PrivateRedis(settings.redis_server, settings.data_dir)
+            redis_url = await private.start()
+        else:
+            raise StartupError(f"REDIS_URL is required for `venuekit {role}`")
+        await _check_redis(redis_url)
+        port = settings.sfu_port if role is Role.SFU else settings.port
+        app = build_app(role, settings, redis_url, private)
+        runner = web.AppRunner(
+            app, handle_signals=False, access_log=None, shutdown_timeout=settings.shutdown_timeout_s
+        )
+        await runner.setup()
+        site = web.TCPSite(runner, settings.host, port)
+        try:
+            await site.start()
+        except OSError as exc:
+            reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
+            raise StartupError(f"cannot listen on {settings.host}:{port}: {reason}") from None
+        bound_port = runner.addresses[0][1] if runner.addresses else port
+        shown = dataclasses.replace(settings, port=bound_port)
+        log.info("venuekit %s role %s listening on %s:%s", __version__, role, settings.host, bound_port)
+        url = shown.effective_public_url if role is not Role.SFU else f"http://{settings.host}:{bound_port}"
+        print(f"VenueKit {role} is running. Open {url}/", flush=True)
+        await stop.wait()
+        log.info("stopping")
+    finally:
+        if runner is not None:
+            await runner.cleanup()
+        if private is not None:
+            await private.stop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _new_loop() -> asyncio.AbstractEventLoop:
+    try:
+        import uvloop  # noqa: PLC0415 - optional speed-up
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        return asyncio.new_event_loop()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    role = Role(args.role)
+    try:
+        settings = load_settings()
+        overrides: dict[str, object] = {}
+        if args.host is not None:
+            overrides["host"] = args.host
+        if args.port is not None:
+            if not 0 <= args.port <= 65535:
+                raise SettingsError(f"--port {args.port} is not a port number (0-65535)")
+            overrides["sfu_port" if role is Role.SFU else "port"] = args.port
+        settings = dataclasses.replace(settings, **overrides)  # type: ignore[arg-type]
+        logging.basicConfig(
+            level=settings.log_level,
+            stream=sys.stderr,
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        )
+        settings = dataclasses.replace(settings, secret_key=resolve_secret_key(settings, role))
+        with asyncio.Runner(loop_factory=_new_loop) as runner:
+            runner.run(serve(role, settings))
+    except (SettingsError, StartupError, RedisStartError) as exc:
+        print(f"venuekit: error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_STARTUP_ERROR
+    except KeyboardInterrupt:  # a second Ctrl-C during shutdown
+        with contextlib.suppress(Exception):
+            print("venuekit: interrupted", file=sys.stderr)
+        return 130
+    return 0
