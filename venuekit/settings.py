@@ -37,7 +37,6 @@ class Settings:
     data_dir: Path = Path(".venuekit-data")
     log_level: str = "INFO"
     secret_key: str = ""
-    node_id: str = ""
     shutdown_timeout_s: float = 10.0
 
     @property
@@ -127,7 +126,6 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
     "data_dir": _parse_path,
     "log_level": _parse_log_level,
     "secret_key": _parse_secret,
-    "node_id": _parse_str,
     "shutdown_timeout_s": _parse_positive_float,
 }
 
