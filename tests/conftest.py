@@ -10,6 +10,8 @@ import redis.asyncio as aioredis
 
 from tests.support.redis_server import RedisServer
 
+pytest_plugins = ["tests.support.browser"]
+
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
