@@ -1,0 +1,246 @@
+"""The Socket.IO edge: admits sockets with a join token and hands their events to a dispatcher.
+
+It owns the transport concerns and nothing of the venue: who may connect (a join token checked
+by an :class:`Admitter`), how often a socket may send (a token bucket per connection), how big a
+message may be, how errors are shaped (``{"ok": false, "error": {"code", "message"}}`` in the
+acknowledgement, or an ``error`` event when the client asked for none), and how frames are
+written (no per-recipient WebSocket compression, see :func:`_disable_websocket_compression`).
+What an event means is the :class:`Dispatcher`'s business.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import time
+from typing import Any, Final, Protocol
+
+import socketio
+from aiohttp import web
+from prometheus_client import Counter, Gauge
+
+from signalling.ids import ConnectionId
+from signalling.members import Member
+
+log = logging.getLogger(__name__)
+
+MAX_MESSAGE_BYTES: Final = 64 * 1024
+"""Largest Socket.IO message accepted from a client (Engine.IO closes the socket beyond it)."""
+
+CONNECTIONS = Gauge("venuekit_signal_connections", "Socket.IO connections admitted and open")
+CONNECTS_REFUSED = Counter(
+    "venuekit_signal_connects_refused_total", "Socket.IO connections refused", ["code"]
+)
+EVENTS = Counter("venuekit_signal_events_total", "Socket.IO events received from clients", ["outcome"])
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class GatewayError(Exception):
+    """A refusal a client receives as ``{"code", "message"}``; never a stack trace."""
+
+    code: str
+    message: str
+
+    def payload(self) -> dict[str, str]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Admitted:
+    """What a verified join token says about the socket's participant."""
+
+    member: Member
+    org_id: str
+    token_id: str
+    expires_at_s: float
+
+
+@dataclasses.dataclass(slots=True)
+class Connection:
+    """One admitted socket. Two browser tabs of one participant are two connections."""
+
+    sid: ConnectionId
+    admitted: Admitted
+    connected_at_ms: int
+    bucket: TokenBucket
+
+
+class Admitter(Protocol):
+    async def admit(self, token: str, now_s: float) -> Admitted:
+        """Verify ``token``; raise :class:`GatewayError` (``token_expired``...) to refuse."""
+        ...
+
+
+class Dispatcher(Protocol):
+    async def connected(self, conn: Connection) -> None: ...
+
+    async def event(self, conn: Connection, name: str, payload: Any) -> Any:
+        """Handle one client event; the result is the acknowledgement's ``data``.
+
+        Raise :class:`GatewayError` to answer the client with a structured error.
+        """
+        ...
+
+    async def disconnected(self, conn: Connection, reason: str) -> None: ...
+
+
+@dataclasses.dataclass(slots=True)
+class TokenBucket:
+    """Rate limit: ``burst`` events at once, refilled at ``rate_per_s``. Pure; time is passed in."""
+
+    rate_per_s: float
+    burst: float
+    tokens: float = -1.0
+    updated_ms: int = 0
+
+    def take(self, now_ms: int) -> int:
+        """0 when an event may pass now, else the milliseconds until one may."""
+        if self.tokens < 0:
+            self.tokens, self.updated_ms = self.burst, now_ms
+        elapsed_s = max(0, now_ms - self.updated_ms) / 1000
+        self.tokens = min(self.burst, self.tokens + elapsed_s * self.rate_per_s)
+        self.updated_ms = now_ms
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0
+        return max(1, math.ceil((1 - self.tokens) / self.rate_per_s * 1000))
+
+
+def _refusal(error: GatewayError) -> socketio.exceptions.ConnectionRefusedError:
+    """The client's ``connect_error`` gets ``{message, data: {code, message}}``."""
+    return socketio.exceptions.ConnectionRefusedError(error.message, error.payload())
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _disable_websocket_compression(server: socketio.AsyncServer) -> None:
+    """Make Engine.IO's aiohttp WebSocket refuse permessage-deflate.
+
+    Browsers always offer it, and aiohttp would then deflate every frame separately for every
+    recipient: a chat batch sent to 5,000 sockets would be compressed 5,000 times
+    (shared/notes/chat-fanout.md measured 20x the latency). python-engineio has no option for
+    it, so its WebSocket class is swapped for one that prepares the response uncompressed.
+    """
+    eio = server.eio
+    base = eio._async["websocket"]
+
+    class UncompressedWebSocket(base):  # type: ignore[misc, valid-type]
+        async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
+            request = environ["aiohttp.request"]
+            self._sock = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
+            await self._sock.prepare(request)
+            self.environ = environ
+            await self.handler(self)
+            return self._sock
+
+    eio._async = {**eio._async, "websocket": UncompressedWebSocket}
+
+
+class Gateway:
+    """Socket.IO server bound to an aiohttp app; one per signalling process."""
+
+    def __init__(
+        self,
+        admitter: Admitter,
+        dispatcher: Dispatcher,
+        *,
+        redis_url: str | None = None,
+        events_per_s: float = 20.0,
+        events_burst: float = 40.0,
+        cors_allowed_origins: list[str] | str | None = None,
+    ) -> None:
+        manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
+        self.sio = socketio.AsyncServer(
+            async_mode="aiohttp",
+            client_manager=manager,
+            cors_allowed_origins=cors_allowed_origins if cors_allowed_origins is not None else [],
+            max_http_buffer_size=MAX_MESSAGE_BYTES,
+            http_compression=False,
+            ping_interval=10,
+            ping_timeout=10,
+            transports=["websocket", "polling"],
+        )
+        _disable_websocket_compression(self.sio)
+        self._admitter = admitter
+        self._dispatcher = dispatcher
+        self._rate = (events_per_s, events_burst)
+        self.connections: dict[ConnectionId, Connection] = {}
+        self.sio.on("connect", self._on_connect)
+        self.sio.on("disconnect", self._on_disconnect)
+        self.sio.on("*", self._on_event)
+
+    def attach(self, app: web.Application) -> None:
+        self.sio.attach(app, socketio_path="socket.io")
+
+    async def _on_connect(self, sid: str, _environ: dict[str, Any], auth: Any) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        if not isinstance(token, str) or not token or len(token) > 8192:
+            CONNECTS_REFUSED.labels("token_missing").inc()
+            raise _refusal(GatewayError("token_missing", "connect with auth {token: <join token>}"))
+        try:
+            admitted = await self._admitter.admit(token, time.time())
+        except GatewayError as exc:
+            CONNECTS_REFUSED.labels(exc.code).inc()
+            raise _refusal(exc) from None
+        conn = Connection(
+            sid=ConnectionId(sid),
+            admitted=admitted,
+            connected_at_ms=_now_ms(),
+            bucket=TokenBucket(*self._rate),
+        )
+        self.connections[conn.sid] = conn
+        CONNECTIONS.inc()
+        try:
+            await self._dispatcher.connected(conn)
+        except GatewayError as exc:
+            self.connections.pop(conn.sid, None)
+            CONNECTIONS.dec()
+            CONNECTS_REFUSED.labels(exc.code).inc()
+            raise _refusal(exc) from None
+
+    async def _on_disconnect(self, sid: str, reason: Any = None) -> None:
+        conn = self.connections.pop(ConnectionId(sid), None)
+        if conn is None:
+            return
+        CONNECTIONS.dec()
+        await self._dispatcher.disconnected(conn, str(reason or "disconnected"))
+
+    async def _on_event(self, name: str, sid: str, *args: Any) -> dict[str, Any] | None:
+        conn = self.connections.get(ConnectionId(sid))
+        if conn is None:  # pragma: no cover - Socket.IO delivers events only after connect
+            return None
+        payload = args[0] if len(args) == 1 else (list(args) if args else None)
+        try:
+            wait_ms = conn.bucket.take(_now_ms())
+            if wait_ms:
+                raise GatewayError("rate_limited", f"too many events; retry in {wait_ms} ms")
+            data = await self._dispatcher.event(conn, name, payload)
+        except GatewayError as exc:
+            EVENTS.labels(exc.code).inc()
+            error = {"ok": False, "error": exc.payload() | {"event": name}}
+            await self.sio.emit("error", error["error"], to=sid)
+            return error
+        except Exception:
+            EVENTS.labels("internal_error").inc()
+            log.exception("event %r from %s failed", name, sid)
+            failure = {"code": "internal_error", "message": "the server could not handle this event"}
+            await self.sio.emit("error", failure | {"event": name}, to=sid)
+            return {"ok": False, "error": failure}
+        EVENTS.labels("ok").inc()
+        return {"ok": True, "data": data}
+
+    async def emit(self, event: str, data: Any, *, to: str) -> None:
+        """Send to one socket id or one room, across every signalling instance."""
+        await self.sio.emit(event, data, to=to)
+
+    async def enter_room(self, sid: ConnectionId, room: str) -> None:
+        await self.sio.enter_room(sid, room)
+
+    async def leave_room(self, sid: ConnectionId, room: str) -> None:
+        await self.sio.leave_room(sid, room)
+
+    async def disconnect(self, sid: ConnectionId) -> None:
+        await self.sio.disconnect(sid)

@@ -1,0 +1,388 @@
+"""The signalling runtime: sockets in, venue replicas in the middle, effects out.
+
+It is the :class:`~signalling.gateway.Dispatcher` of the gateway. Each admitted socket's
+inputs go into its event's venue log (:mod:`signalling.replica`); each applied entry's effects
+come back here, and this instance carries out the part that is its own:
+
+- effects for connections, participants, spaces or the whole event are emitted to the
+  sockets *this* instance holds (every instance holds a full replica, so none needs another
+  instance's help to reach its own sockets);
+- media effects go to the :class:`MediaPort` for participants connected here;
+- analytics effects are appended once, by the instance that appended the input.
+
+It also owns the clock (a ``Tick`` input every ``tick_ms`` for events with local sockets), its
+liveness key in Redis, and the reaper that disconnects the sockets of instances whose liveness
+key lapsed (their processes died without saying goodbye).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
+
+import orjson
+import redis.asyncio as aioredis
+from prometheus_client import Counter, Gauge
+
+from signalling import effects as fx
+from signalling.events import Connect, Disconnect, RawClientEvent, Tick, VenueEvent
+from signalling.gateway import Connection, Gateway, GatewayError
+from signalling.ids import ConnectionId, EventId, ParticipantId, SpaceId
+from signalling.replica import VenueReplica, VenueUnavailableError
+from signalling.spaces import SpaceConfig
+from signalling.venue_log import LogEntry
+from signalling.wire import client_message
+
+log = logging.getLogger(__name__)
+
+MAX_LOGGED_PAYLOAD_BYTES: Final = 16 * 1024
+ALIVE_PREFIX: Final = "vk:sig:alive:"
+
+MediaEffect = (
+    fx.MediaSubscribe
+    | fx.MediaUnsubscribe
+    | fx.MediaAllowPublish
+    | fx.MediaUnpublish
+    | fx.MediaSetMuted
+    | fx.MediaClosePeer
+)
+
+EMITS = Counter("venuekit_signal_emits_total", "Venue effects emitted to local sockets", ["event"])
+MEDIA_UNROUTED = Counter(
+    "venuekit_signal_media_effects_unrouted_total", "Media effects with no media port configured"
+)
+ANALYTICS_APPENDED = Counter("venuekit_signal_analytics_events_total", "Analytics events appended")
+REAPED = Counter("venuekit_signal_reaped_connections_total", "Connections of dead instances disconnected")
+VENUES = Gauge("venuekit_signal_venues", "Venue replicas held by this instance")
+
+
+class VenueDirectory(Protocol):
+    async def spaces_of(self, event_id: EventId) -> Sequence[SpaceConfig] | None:
+        """The spaces of a known event, or None when there is no such event."""
+        ...
+
+
+class MediaPort(Protocol):
+    async def apply(self, effect: MediaEffect, connections: tuple[ConnectionId, ...]) -> None:
+        """Carry out a media effect for a participant connected to this instance."""
+        ...
+
+
+class StaticDirectory:
+    """Events and their spaces fixed at start-up (tests, demos)."""
+
+    def __init__(self, events: dict[EventId, Sequence[SpaceConfig]]) -> None:
+        self._events = events
+
+    async def spaces_of(self, event_id: EventId) -> Sequence[SpaceConfig] | None:
+        return self._events.get(event_id)
+
+
+def analytics_key(event_id: EventId) -> str:
+    return f"vk:analytics:{{{event_id}}}"
+
+
+def space_room(event_id: EventId, space_id: SpaceId) -> str:
+    return f"s:{event_id}:{space_id}"
+
+
+def event_room(event_id: EventId) -> str:
+    return f"e:{event_id}"
+
+
+class _Local:
+    """The sockets of one event held by this instance."""
+
+    def __init__(self) -> None:
+        self.sid_of: dict[ConnectionId, str] = {}
+        self.by_participant: dict[ParticipantId, set[ConnectionId]] = {}
+        self.room_of: dict[ConnectionId, str] = {}
+
+    def add(self, cid: ConnectionId, sid: str, pid: ParticipantId) -> None:
+        self.sid_of[cid] = sid
+        self.by_participant.setdefault(pid, set()).add(cid)
+
+    def remove(self, cid: ConnectionId, pid: ParticipantId) -> None:
+        self.sid_of.pop(cid, None)
+        self.room_of.pop(cid, None)
+        conns = self.by_participant.get(pid)
+        if conns is not None:
+            conns.discard(cid)
+            if not conns:
+                del self.by_participant[pid]
+
+    def of(self, pid: ParticipantId) -> tuple[ConnectionId, ...]:
+        return tuple(sorted(self.by_participant.get(pid, ())))
+
+
+class SignallingRuntime:
+    """One per signalling process; attach it to a :class:`Gateway` as its dispatcher."""
+
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        directory: VenueDirectory,
+        *,
+        media: MediaPort | None = None,
+        instance: str | None = None,
+        tick_ms: int = 500,
+        alive_ttl_ms: int = 5000,
+    ) -> None:
+        self._redis = redis
+        self._directory = directory
+        self._media = media
+        self.instance = instance or uuid.uuid4().hex[:12]
+        self.tick_ms = tick_ms
+        self.alive_ttl_ms = alive_ttl_ms
+        self.gateway: Gateway | None = None
+        self.replicas: dict[EventId, VenueReplica] = {}
+        self._locals: dict[EventId, _Local] = {}
+        self._starting: dict[EventId, asyncio.Lock] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    # --- lifecycle -------------------------------------------------------------------------------
+
+    async def start(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        await self._beat()
+        self._tasks = [
+            asyncio.create_task(self._heartbeat_loop(), name="signal-heartbeat"),
+            asyncio.create_task(self._tick_loop(), name="signal-ticks"),
+        ]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        for replica in self.replicas.values():
+            await replica.stop()
+        self.replicas.clear()
+        VENUES.set(0)
+        with contextlib.suppress(OSError, aioredis.RedisError):
+            await self._redis.delete(ALIVE_PREFIX + self.instance)  # others reap our sockets now
+
+    async def _replica(self, event_id: EventId) -> VenueReplica:
+        replica = self.replicas.get(event_id)
+        if replica is not None:
+            return replica
+        lock = self._starting.setdefault(event_id, asyncio.Lock())
+        async with lock:
+            replica = self.replicas.get(event_id)
+            if replica is None:
+                spaces = await self._directory.spaces_of(event_id)
+                if spaces is None:
+                    raise GatewayError("unknown_event", "this event does not exist")
+                replica = VenueReplica(self._redis, event_id, self.instance, self)
+                await replica.start(spaces)
+                self.replicas[event_id] = replica
+                self._locals[event_id] = _Local()
+                VENUES.set(len(self.replicas))
+        return replica
+
+    # --- the gateway's dispatcher ----------------------------------------------------------------
+
+    def _cid(self, conn: Connection) -> ConnectionId:
+        return ConnectionId(f"{self.instance}/{conn.sid}")
+
+    async def connected(self, conn: Connection) -> None:
+        member = conn.admitted.member
+        replica = await self._replica(member.event_id)
+        cid = self._cid(conn)
+        local = self._locals[member.event_id]
+        local.add(cid, conn.sid, member.participant_id)
+        assert self.gateway is not None
+        await self.gateway.enter_room(conn.sid, event_room(member.event_id))
+        try:
+            effects = await self._submit(replica, Connect(cid, member))
+            self._raise_refusal(effects, cid)
+        except GatewayError:
+            local.remove(cid, member.participant_id)
+            raise
+
+    async def event(self, conn: Connection, name: str, payload: Any) -> Any:
+        member = conn.admitted.member
+        replica = await self._replica(member.event_id)
+        try:
+            size = len(orjson.dumps(payload))
+        except (TypeError, orjson.JSONEncodeError):
+            raise GatewayError("invalid_payload", "the payload is not plain JSON") from None
+        if size > MAX_LOGGED_PAYLOAD_BYTES:
+            raise GatewayError(
+                "payload_too_large", f"payloads are limited to {MAX_LOGGED_PAYLOAD_BYTES} bytes"
+            )
+        cid = self._cid(conn)
+        effects = await self._submit(replica, RawClientEvent(cid, name, payload))
+        self._raise_refusal(effects, cid)
+        return None
+
+    async def disconnected(self, conn: Connection, reason: str) -> None:
+        member = conn.admitted.member
+        replica = self.replicas.get(member.event_id)
+        cid = self._cid(conn)
+        if replica is not None:
+            with contextlib.suppress(VenueUnavailableError, GatewayError):
+                await self._submit(replica, Disconnect(cid))
+        local = self._locals.get(member.event_id)
+        if local is not None:
+            local.remove(cid, member.participant_id)
+
+    async def _submit(self, replica: VenueReplica, event: VenueEvent) -> list[fx.Effect]:
+        try:
+            return await replica.submit(event)
+        except VenueUnavailableError as exc:
+            raise GatewayError(exc.code, str(exc)) from None
+        except (OSError, aioredis.RedisError):
+            raise GatewayError("venue_unavailable", "the venue cannot be reached; retry shortly") from None
+
+    @staticmethod
+    def _raise_refusal(effects: list[fx.Effect], cid: ConnectionId) -> None:
+        for effect in effects:
+            if isinstance(effect, fx.ErrorReply) and effect.connection_id == cid:
+                raise GatewayError(effect.code.value, effect.message)
+
+    # --- effects (the replica's sink) ------------------------------------------------------------
+
+    async def execute(self, event_id: EventId, entry: LogEntry, effects: list[fx.Effect]) -> None:
+        own = entry.instance == self.instance
+        for index, effect in enumerate(effects):
+            if isinstance(effect, fx.Analytics):
+                if own:
+                    await self._append_analytics(event_id, entry, index, effect)
+            elif isinstance(effect, MediaEffect):
+                await self._media_effect(event_id, effect)
+            elif not isinstance(effect, fx.ErrorReply):  # refusals travel back through the gateway
+                await self._emit(event_id, effect)
+
+    async def _emit(self, event_id: EventId, effect: fx.Effect) -> None:  # noqa: PLR0912 - one arm per address
+        gateway = self.gateway
+        local = self._locals.get(event_id)
+        if gateway is None or local is None:
+            return
+        message = client_message(effect)
+        if message is None:
+            return
+        name, payload = message
+        match effect:
+            case fx.Welcome(connection_id=cid):
+                sids = [local.sid_of[cid]] if cid in local.sid_of else []
+                await self._emit_sids(sids, name, payload)
+            case fx.SpaceSnapshot(participant_id=pid, space_id=space_id):
+                room = space_room(event_id, space_id)
+                for cid in local.of(pid):
+                    sid = local.sid_of[cid]
+                    previous = local.room_of.get(cid)
+                    if previous != room:
+                        if previous is not None:
+                            await gateway.leave_room(sid, previous)  # type: ignore[arg-type]
+                        await gateway.enter_room(sid, room)  # type: ignore[arg-type]
+                        local.room_of[cid] = room
+                    await gateway.emit(name, payload, to=sid)
+                EMITS.labels(name).inc()
+            case fx.PermissionsChanged(participant_id=pid):
+                await self._emit_sids([local.sid_of[c] for c in local.of(pid)], name, payload)
+            case fx.ParticipantRemoved(participant_id=pid):
+                sids = [local.sid_of[c] for c in local.of(pid)]
+                await self._emit_sids(sids, name, payload)
+                for sid in sids:
+                    await gateway.disconnect(sid)  # type: ignore[arg-type]
+            case fx.BreakoutBroadcast(room_ids=rooms):
+                for space_id in rooms:
+                    await gateway.emit(name, payload, to=space_room(event_id, space_id))
+                EMITS.labels(name).inc()
+            case fx.SpaceCountChanged() | fx.BreakoutsOpened() | fx.BreakoutsClosed():
+                await gateway.emit(name, payload, to=event_room(event_id))
+                EMITS.labels(name).inc()
+            case fx.EventEnded():
+                await gateway.emit(name, payload, to=event_room(event_id))
+                EMITS.labels(name).inc()
+                for sid in list(local.sid_of.values()):
+                    await gateway.disconnect(sid)  # type: ignore[arg-type]
+            case _:
+                target: SpaceId | None = getattr(effect, "space_id", None)
+                if target is not None:
+                    await gateway.emit(name, payload, to=space_room(event_id, target))
+                    EMITS.labels(name).inc()
+
+    async def _emit_sids(self, sids: list[str], name: str, payload: Any) -> None:
+        assert self.gateway is not None
+        for sid in sids:
+            await self.gateway.emit(name, payload, to=sid)
+        if sids:
+            EMITS.labels(name).inc()
+
+    async def _media_effect(self, event_id: EventId, effect: MediaEffect) -> None:
+        local = self._locals.get(event_id)
+        connections = local.of(effect.participant_id) if local is not None else ()
+        if not connections:
+            return
+        if self._media is None:
+            MEDIA_UNROUTED.inc()
+            return
+        await self._media.apply(effect, connections)
+
+    async def _append_analytics(
+        self, event_id: EventId, entry: LogEntry, index: int, effect: fx.Analytics
+    ) -> None:
+        fields: dict[str, str] = {
+            "id": f"{entry.entry_id}:{index}",
+            "event": event_id,
+            "kind": effect.kind.value,
+            "at_ms": str(effect.at_ms),
+            "participant": effect.participant_id or "",
+            "space": effect.space_id or "",
+            "actor": effect.actor_id or "",
+            "detail": orjson.dumps(dict(effect.detail)).decode(),
+        }
+        try:
+            await self._redis.xadd(analytics_key(event_id), fields)  # type: ignore[arg-type]
+            ANALYTICS_APPENDED.inc()
+        except (OSError, aioredis.RedisError) as exc:
+            log.error("analytics event %s lost: %s", fields["id"], exc)
+
+    # --- clock, liveness, reaping ----------------------------------------------------------------
+
+    async def _beat(self) -> None:
+        await self._redis.set(ALIVE_PREFIX + self.instance, "1", px=self.alive_ttl_ms)
+
+    async def _heartbeat_loop(self) -> None:
+        period_s = self.alive_ttl_ms / 5000
+        while True:
+            await asyncio.sleep(period_s)
+            try:
+                await self._beat()
+                await self.reap_dead_instances()
+            except (OSError, aioredis.RedisError) as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    async def _tick_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_ms / 1000)
+            for event_id, replica in list(self.replicas.items()):
+                local = self._locals.get(event_id)
+                if local is None or not local.sid_of:
+                    continue
+                with contextlib.suppress(GatewayError, OSError, aioredis.RedisError):
+                    await self._submit(replica, Tick())
+
+    async def reap_dead_instances(self) -> int:
+        """Disconnect, in every venue, the connections of instances that stopped beating."""
+        reaped = 0
+        alive: dict[str, bool] = {self.instance: True}
+        for replica in list(self.replicas.values()):
+            for cid in sorted(replica.connections):
+                owner = cid.split("/", 1)[0]
+                if owner not in alive:
+                    alive[owner] = bool(await self._redis.exists(ALIVE_PREFIX + owner))
+                if not alive[owner]:
+                    with contextlib.suppress(GatewayError):
+                        await self._submit(replica, Disconnect(cid))
+                        reaped += 1
+        REAPED.inc(reaped)
+        return reaped
