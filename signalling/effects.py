@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from signalling.errors import ErrorCode
-from signalling.ids import ConnectionId, ParticipantId, SpaceId
+from signalling.ids import ConnectionId, ParticipantId, SpaceId, TeamId
 from signalling.kinds import BreakoutMode, LeaveReason, MediaKind, ReactionKind, Role, SpaceKind, StageRole
 
 
@@ -43,6 +43,21 @@ class ErrorReply:
 
 
 @dataclass(frozen=True, slots=True)
+class SpaceSummary:
+    """One space of the venue map (``Venue.venue_map``): enough to draw it and its live count."""
+
+    space_id: SpaceId
+    kind: SpaceKind
+    title: str
+    capacity: int | None
+    count: int
+    locked: bool
+    ended: bool
+    team_id: TeamId | None
+    breakout_origin: SpaceId | None
+
+
+@dataclass(frozen=True, slots=True)
 class Welcome:
     """A connection was admitted; ``resumed`` when its participant was already present (tab or reconnect)."""
 
@@ -50,6 +65,8 @@ class Welcome:
     participant_id: ParticipantId
     space_id: SpaceId
     resumed: bool
+    spaces: tuple[SpaceSummary, ...] = ()
+    """The venue map: every space with its live count, so a client can draw the lobby at once."""
 
 
 # --- to one participant (all their connections) ----------------------------------------------------------

@@ -11,11 +11,14 @@ What an event means is the :class:`Dispatcher`'s business.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import math
 import time
+from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
+import orjson
 import socketio
 from aiohttp import web
 from prometheus_client import Counter, Gauge
@@ -41,9 +44,11 @@ class GatewayError(Exception):
 
     code: str
     message: str
+    details: Mapping[str, Any] | None = None
+    """Extra machine-readable fields, such as ``retry_after_ms``."""
 
-    def payload(self) -> dict[str, str]:
-        return {"code": self.code, "message": self.message}
+    def payload(self) -> dict[str, Any]:
+        return {**(self.details or {}), "code": self.code, "message": self.message}
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -107,6 +112,32 @@ class TokenBucket:
         return max(1, math.ceil((1 - self.tokens) / self.rate_per_s * 1000))
 
 
+class PreEncoded:
+    """A payload that is already JSON text."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+class PacketJson:
+    """The JSON module python-socketio encodes packets with: orjson, plus :class:`PreEncoded`."""
+
+    @staticmethod
+    def dumps(obj: Any, **_kwargs: Any) -> str:
+        if type(obj) is list and len(obj) == 2 and isinstance(obj[1], PreEncoded):
+            return "[" + orjson.dumps(obj[0]).decode() + "," + obj[1].text + "]"
+        try:
+            return orjson.dumps(obj).decode()
+        except TypeError:  # integers beyond 64 bits and the like: the standard library copes
+            return json.dumps(obj, separators=(",", ":"))
+
+    @staticmethod
+    def loads(text: str | bytes, **_kwargs: Any) -> Any:
+        return json.loads(text)
+
+
 def _refusal(error: GatewayError) -> socketio.exceptions.ConnectionRefusedError:
     """The client's ``connect_error`` gets ``{message, data: {code, message}}``."""
     return socketio.exceptions.ConnectionRefusedError(error.message, error.payload())
@@ -147,15 +178,13 @@ class Gateway:
         admitter: Admitter,
         dispatcher: Dispatcher,
         *,
-        redis_url: str | None = None,
         events_per_s: float = 20.0,
         events_burst: float = 40.0,
         cors_allowed_origins: list[str] | str | None = None,
     ) -> None:
-        manager = socketio.AsyncRedisManager(redis_url) if redis_url else None
         self.sio = socketio.AsyncServer(
             async_mode="aiohttp",
-            client_manager=manager,
+            json=PacketJson,
             cors_allowed_origins=cors_allowed_origins if cors_allowed_origins is not None else [],
             max_http_buffer_size=MAX_MESSAGE_BYTES,
             http_compression=False,

@@ -353,7 +353,8 @@ class EndEvent(ClientPayloadBase):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OpenBreakouts(ClientPayloadBase):
-    """``manual`` needs ``groups``; ``groups`` mode needs ``group_size``; ``by_team`` needs neither."""
+    """Move a space's participants into breakout rooms: `manual` needs `groups`, `groups` mode needs
+    `group_size`, `by_team` needs neither."""
 
     name = "open_breakouts"
     organiser_only = True

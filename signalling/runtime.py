@@ -29,6 +29,7 @@ import redis.asyncio as aioredis
 from prometheus_client import Counter, Gauge
 
 from signalling import effects as fx
+from signalling.chat_bridge import CHAT_PREFIX, ChatBridge
 from signalling.events import Connect, Disconnect, RawClientEvent, Tick, VenueEvent
 from signalling.gateway import Connection, Gateway, GatewayError
 from signalling.ids import ConnectionId, EventId, ParticipantId, SpaceId
@@ -61,8 +62,8 @@ VENUES = Gauge("venuekit_signal_venues", "Venue replicas held by this instance")
 
 
 class VenueDirectory(Protocol):
-    async def spaces_of(self, event_id: EventId) -> Sequence[SpaceConfig] | None:
-        """The spaces of a known event, or None when there is no such event."""
+    async def spaces_of(self, org_id: str, event_id: EventId) -> Sequence[SpaceConfig] | None:
+        """The spaces of an event of organisation ``org_id``, or None when it has no such event."""
         ...
 
 
@@ -78,7 +79,7 @@ class StaticDirectory:
     def __init__(self, events: dict[EventId, Sequence[SpaceConfig]]) -> None:
         self._events = events
 
-    async def spaces_of(self, event_id: EventId) -> Sequence[SpaceConfig] | None:
+    async def spaces_of(self, org_id: str, event_id: EventId) -> Sequence[SpaceConfig] | None:
         return self._events.get(event_id)
 
 
@@ -128,6 +129,7 @@ class SignallingRuntime:
         directory: VenueDirectory,
         *,
         media: MediaPort | None = None,
+        chat: ChatBridge | None = None,
         instance: str | None = None,
         tick_ms: int = 500,
         alive_ttl_ms: int = 5000,
@@ -135,6 +137,7 @@ class SignallingRuntime:
         self._redis = redis
         self._directory = directory
         self._media = media
+        self._chat = chat
         self.instance = instance or uuid.uuid4().hex[:12]
         self.tick_ms = tick_ms
         self.alive_ttl_ms = alive_ttl_ms
@@ -143,6 +146,10 @@ class SignallingRuntime:
         self._locals: dict[EventId, _Local] = {}
         self._starting: dict[EventId, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
+
+    def attach_chat(self, chat: ChatBridge) -> None:
+        """Route ``chat_*`` events to ``chat`` (it is built after the gateway, which needs us)."""
+        self._chat = chat
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -168,7 +175,7 @@ class SignallingRuntime:
         with contextlib.suppress(OSError, aioredis.RedisError):
             await self._redis.delete(ALIVE_PREFIX + self.instance)  # others reap our sockets now
 
-    async def _replica(self, event_id: EventId) -> VenueReplica:
+    async def _replica(self, org_id: str, event_id: EventId) -> VenueReplica:
         replica = self.replicas.get(event_id)
         if replica is not None:
             return replica
@@ -176,7 +183,7 @@ class SignallingRuntime:
         async with lock:
             replica = self.replicas.get(event_id)
             if replica is None:
-                spaces = await self._directory.spaces_of(event_id)
+                spaces = await self._directory.spaces_of(org_id, event_id)
                 if spaces is None:
                     raise GatewayError("unknown_event", "this event does not exist")
                 replica = VenueReplica(self._redis, event_id, self.instance, self)
@@ -193,7 +200,7 @@ class SignallingRuntime:
 
     async def connected(self, conn: Connection) -> None:
         member = conn.admitted.member
-        replica = await self._replica(member.event_id)
+        replica = await self._replica(conn.admitted.org_id, member.event_id)
         cid = self._cid(conn)
         local = self._locals[member.event_id]
         local.add(cid, conn.sid, member.participant_id)
@@ -207,8 +214,10 @@ class SignallingRuntime:
             raise
 
     async def event(self, conn: Connection, name: str, payload: Any) -> Any:
+        if self._chat is not None and name.startswith(CHAT_PREFIX):
+            return await self._chat.event(conn, name, payload)
         member = conn.admitted.member
-        replica = await self._replica(member.event_id)
+        replica = await self._replica(conn.admitted.org_id, member.event_id)
         try:
             size = len(orjson.dumps(payload))
         except (TypeError, orjson.JSONEncodeError):
@@ -223,6 +232,8 @@ class SignallingRuntime:
         return None
 
     async def disconnected(self, conn: Connection, reason: str) -> None:
+        if self._chat is not None:
+            await self._chat.disconnected(conn)
         member = conn.admitted.member
         replica = self.replicas.get(member.event_id)
         cid = self._cid(conn)

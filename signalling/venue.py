@@ -46,6 +46,7 @@ from signalling.effects import (
     SpaceEnded,
     SpaceLockChanged,
     SpaceSnapshot,
+    SpaceSummary,
     SpotlightChanged,
     Welcome,
 )
@@ -130,6 +131,9 @@ class Venue:
             self._spaces[config.space_id] = SpaceState(config)
         self._members: dict[ParticipantId, Member] = {}
         self._location: dict[ParticipantId, SpaceId] = {}
+        # The last presence entry announced for each occupant of a space (not the lobby). Every
+        # change of an occupant is announced, so it equals ``presence_entry`` (the fuzzer checks).
+        self._announced: dict[ParticipantId, PresenceEntry] = {}
         self._sessions = SessionTable(grace_period_ms)
         self._removed: set[ParticipantId] = set()
         self._breakouts: dict[SpaceId, BreakoutSession] = {}
@@ -214,12 +218,12 @@ class Venue:
         attached = self._sessions.attach(connection_id, participant_id)
         if attached.first:
             self._members[participant_id] = member
-            out.append(Welcome(connection_id, participant_id, LOBBY, resumed=False))
+            out.append(Welcome(connection_id, participant_id, LOBBY, resumed=False, spaces=self.venue_map()))
             out.append(Analytics(AnalyticsKind.ARRIVE, now_ms, participant_id))
             self._place(participant_id, LOBBY, now_ms, None, out)
             return
         space_id = self._location[participant_id]
-        out.append(Welcome(connection_id, participant_id, space_id, resumed=True))
+        out.append(Welcome(connection_id, participant_id, space_id, resumed=True, spaces=self.venue_map()))
         if attached.resumed_from_grace:
             out.append(Analytics(AnalyticsKind.RECONNECT, now_ms, participant_id, space_id))
             self._announce(participant_id, out)
@@ -436,6 +440,7 @@ class Venue:
         space_id = self._location.pop(participant_id)
         space = self._spaces[space_id]
         occupant = space.occupants.pop(participant_id)
+        self._announced.pop(participant_id, None)
         if space.kind is not SpaceKind.LOBBY:
             for kind in sorted(occupant.published):
                 out.append(MediaUnpublish(participant_id, space_id, kind))
@@ -715,6 +720,7 @@ class Venue:
             self._reactions.discard_space(space.space_id)
         self._members.clear()
         self._location.clear()
+        self._announced.clear()
         self._breakouts.clear()
         self._ended = True
         out.append(Analytics(AnalyticsKind.EVENT_ENDED, now_ms, None, None, actor, (("reason", reason),)))
@@ -835,7 +841,8 @@ class Venue:
 
     # --- presence --------------------------------------------------------------------------------------
 
-    def _entry(self, participant_id: ParticipantId) -> PresenceEntry:
+    def presence_entry(self, participant_id: ParticipantId) -> PresenceEntry:
+        """What others see of the participant now, computed from the live state."""
         member = self._members[participant_id]
         occupant = self._spaces[self._location[participant_id]].occupants[participant_id]
         return PresenceEntry(
@@ -849,6 +856,30 @@ class Venue:
             connected=self._sessions.is_online(participant_id),
         )
 
+    def _entry(self, participant_id: ParticipantId) -> PresenceEntry:
+        """The fresh entry, remembered as the last one announced (snapshots reuse it)."""
+        entry = self.presence_entry(participant_id)
+        self._announced[participant_id] = entry
+        return entry
+
+    def venue_map(self) -> tuple[SpaceSummary, ...]:
+        """Every space with its live count and lock state, for a client that has just connected;
+        ``SpaceCountChanged`` and the breakout effects keep it current afterwards."""
+        return tuple(
+            SpaceSummary(
+                space_id=space.space_id,
+                kind=space.kind,
+                title=space.config.title,
+                capacity=space.config.capacity,
+                count=space.count,
+                locked=space.locked,
+                ended=space.ended,
+                team_id=space.config.team_id,
+                breakout_origin=space.breakout_origin,
+            )
+            for space in self._spaces.values()
+        )
+
     def _announce(self, participant_id: ParticipantId, out: _Effects) -> None:
         space_id = self._location[participant_id]
         if space_id != LOBBY:
@@ -858,7 +889,7 @@ class Venue:
         space = self._spaces[self._location[participant_id]]
         occupant = space.occupants[participant_id]
         occupants = (
-            () if space.kind is SpaceKind.LOBBY else tuple(self._entry(pid) for pid in space.occupants)
+            () if space.kind is SpaceKind.LOBBY else tuple(self._announced[pid] for pid in space.occupants)
         )
         return SpaceSnapshot(
             participant_id=participant_id,

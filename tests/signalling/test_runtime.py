@@ -182,7 +182,10 @@ async def test_second_tab_and_reconnect_keep_one_presence(
     await tab1.lean.call("join_space", {"space_id": "hall"})
     tab2 = await _connect(session, b, "dana:attendee")
     await tab2.wait_for(lambda: bool(tab2.named("welcome")))
-    assert tab2.named("welcome")[0] == {"participant_id": "dana", "space_id": "hall", "resumed": True}
+    welcome = tab2.named("welcome")[0]
+    assert (welcome["participant_id"], welcome["space_id"], welcome["resumed"]) == ("dana", "hall", True)
+    hall = next(s for s in welcome["spaces"] if s["space_id"] == "hall")
+    assert (hall["kind"], hall["title"], hall["capacity"], hall["count"]) == ("room", "Hall", 2, 1)
     venue = b.runtime.replicas[EVENT].venue
     assert venue is not None
     assert list(venue.spaces[SpaceId("hall")].occupants) == ["dana"]

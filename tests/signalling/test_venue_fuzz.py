@@ -19,8 +19,10 @@ from signalling.effects import (
     ErrorReply,
     EventEnded,
     MediaAllowPublish,
+    PresenceEntry,
     PresenceJoined,
     PresenceLeft,
+    PresenceUpdated,
     SpaceCountChanged,
     SpaceEnded,
     SpaceSnapshot,
@@ -216,7 +218,9 @@ class ClientModel:
     """
 
     counts: dict[SpaceId, int] = field(default_factory=lambda: defaultdict(int))
-    present: dict[SpaceId, set[ParticipantId]] = field(default_factory=lambda: defaultdict(set))
+    present: dict[SpaceId, dict[ParticipantId, PresenceEntry]] = field(
+        default_factory=lambda: defaultdict(dict)
+    )
     room_of: dict[ParticipantId, SpaceId] = field(default_factory=dict)
     told_space_ended: dict[SpaceId, set[ParticipantId]] = field(default_factory=dict)
 
@@ -227,13 +231,18 @@ class ClientModel:
                     self.counts[space_id] = count
                 case PresenceJoined(space_id, entry):
                     assert entry.participant_id not in self.present[space_id], "duplicate presence"
-                    self.present[space_id].add(entry.participant_id)
+                    self.present[space_id][entry.participant_id] = entry
+                case PresenceUpdated(space_id, entry):
+                    assert entry.participant_id in self.present[space_id], "update of someone absent"
+                    self.present[space_id][entry.participant_id] = entry
                 case PresenceLeft(space_id, participant_id, reason):
-                    self.present[space_id].remove(participant_id)
+                    del self.present[space_id][participant_id]
                     if reason is LeaveReason.SPACE_ENDED:
                         assert participant_id in self.told_space_ended[space_id], "left without being told"
-                case SpaceSnapshot(participant_id=participant_id, space_id=space_id):
+                case SpaceSnapshot(participant_id=participant_id, space_id=space_id, occupants=occupants):
                     self.room_of[participant_id] = space_id
+                    if space_id != LOBBY:
+                        assert occupants == tuple(self.present[space_id].values()), "snapshot disagrees"
                 case SpaceEnded(space_id, _):
                     self.told_space_ended[space_id] = {p for p, s in self.room_of.items() if s == space_id}
                 case Analytics(kind=AnalyticsKind.DEPART, participant_id=participant_id):
@@ -249,7 +258,8 @@ class ClientModel:
         for space_id, space in venue.spaces.items():
             assert self.counts[space_id] == space.count, space_id
             if space_id != LOBBY:
-                assert self.present[space_id] == set(space.occupants), space_id
+                fresh = {pid: venue.presence_entry(pid) for pid in space.occupants}
+                assert self.present[space_id] == fresh, f"unannounced presence change in {space_id}"
         for space_id, count in self.counts.items():
             if space_id not in venue.spaces:
                 assert count == 0 and not self.present[space_id], space_id

@@ -162,3 +162,15 @@ def test_active_speaker_follows_the_sfu_but_only_for_live_microphones() -> None:
     h.speaker_observed(HALL, "ann")
     effects = h.send("ann", JoinSpace(space_id=LOBBY))
     assert ActiveSpeakerChanged(HALL, None) in effects
+
+
+def test_active_speaker_reports_for_the_lobby_or_strangers_are_ignored() -> None:
+    h = Harness()
+    h.join("ann")
+    h.join("bob")
+    h.send("ann", JoinSpace(space_id=HALL))
+    h.send("ann", Publish(kind=MediaKind.MICROPHONE))
+    assert h.speaker_observed(LOBBY, "bob") == []
+    assert h.speaker_observed(HALL, "bob") == []
+    assert h.speaker_observed(HALL, "nobody") == []
+    assert h.speaker_observed(HALL, None) == []

@@ -15,9 +15,10 @@ from signalling.effects import (
     SpaceSnapshot,
     Welcome,
 )
-from signalling.ids import ConnectionId, ParticipantId
-from signalling.kinds import LeaveReason, MediaKind
-from signalling.protocol import JoinSpace, Publish
+from signalling.errors import ErrorCode
+from signalling.ids import ParticipantId
+from signalling.kinds import BreakoutMode, LeaveReason, MediaKind, Role
+from signalling.protocol import CloseBreakouts, JoinSpace, OpenBreakouts, Publish
 from tests.signalling.support import GRACE_MS, HALL, Harness, error_codes, member, of_type
 
 ANN = ParticipantId("ann")
@@ -32,7 +33,8 @@ def test_second_tab_shares_one_presence_and_one_count() -> None:
     h = Harness()
     in_hall(h)
     effects = h.connect(member("ann"), connection="tab-2")
-    assert of_type(effects, Welcome) == [Welcome(ConnectionId("tab-2"), ANN, HALL, resumed=True)]
+    [welcome] = of_type(effects, Welcome)
+    assert (welcome.connection_id, welcome.space_id, welcome.resumed) == ("tab-2", HALL, True)
     assert of_type(effects, PresenceJoined) == [] and of_type(effects, SpaceCountChanged) == []
     assert of_type(effects, SpaceSnapshot)[0].space_id == HALL
     assert MediaSubscribe(ANN, HALL) in effects
@@ -87,3 +89,33 @@ def test_the_leave_becomes_final_when_grace_expires() -> None:
 def test_disconnect_of_an_unknown_socket_is_ignored() -> None:
     h = Harness()
     assert h.disconnect("never-seen") == []
+
+
+def test_time_never_runs_backwards_for_the_grace_period() -> None:
+    h = Harness()
+    in_hall(h)
+    h.now_ms = 50_000
+    h.disconnect("c-ann")
+    h.now_ms = 0  # a late or skewed clock input is clamped to the latest time seen
+    assert of_type(h.tick(GRACE_MS - 1), PresenceLeft) == []
+    h.now_ms = 50_000
+    assert of_type(h.tick(GRACE_MS), PresenceLeft) == [PresenceLeft(HALL, ANN, LeaveReason.DISCONNECTED)]
+
+
+def test_an_offline_participant_in_a_breakout_is_brought_back_too() -> None:
+    h = Harness()
+    h.join("org", Role.ORGANISER)
+    in_hall(h)
+    h.send("org", OpenBreakouts(space_id=HALL, mode=BreakoutMode.GROUPS, group_size=3))
+    assert h.where("ann") == "hall~1"
+    h.disconnect("c-ann")
+    h.send("org", CloseBreakouts(space_id=HALL))
+    assert h.where("ann") == HALL
+    effects = h.connect(member("ann"), connection="c-ann-back")
+    assert of_type(effects, SpaceSnapshot)[0].space_id == HALL
+
+
+def test_raw_events_from_unknown_connections_are_refused_after_validation() -> None:
+    h = Harness()
+    assert error_codes(h.raw("ghost", "join_space", {"space_id": "hall"})) == [ErrorCode.NOT_CONNECTED]
+    assert error_codes(h.raw("ghost", "join_space", {"space_id": 5})) == [ErrorCode.INVALID_PAYLOAD]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from signalling.effects import (
@@ -16,11 +18,12 @@ from signalling.effects import (
     Welcome,
 )
 from signalling.errors import ErrorCode
-from signalling.ids import LOBBY, ConnectionId, ParticipantId, SpaceId
+from signalling.ids import LOBBY, ParticipantId, SpaceId
 from signalling.kinds import LeaveReason, Role, SpaceKind, StageRole
-from signalling.protocol import JoinSpace, LeaveSpace
+from signalling.protocol import JoinSpace, LeaveSpace, LockSpace
 from signalling.spaces import SpaceConfig
 from signalling.venue import Venue
+from signalling.wire import to_json
 from tests.signalling.support import (
     EVENT,
     HALL,
@@ -40,14 +43,29 @@ from tests.signalling.support import (
 def test_connect_puts_the_participant_in_the_lobby_and_counts_them() -> None:
     h = Harness()
     effects = h.connect(member("ann"))
-    assert of_type(effects, Welcome) == [
-        Welcome(ConnectionId("c-ann"), ParticipantId("ann"), LOBBY, resumed=False)
-    ]
+    [welcome] = of_type(effects, Welcome)
+    assert (welcome.connection_id, welcome.participant_id, welcome.space_id) == ("c-ann", "ann", LOBBY)
+    assert not welcome.resumed
     assert SpaceCountChanged(LOBBY, 1) in effects
     snapshot = of_type(effects, SpaceSnapshot)[0]
     assert snapshot.space_id == LOBBY and snapshot.occupants == () and snapshot.may_publish == frozenset()
     assert [a.kind for a in of_type(effects, Analytics)] == [AnalyticsKind.ARRIVE]
     assert h.where("ann") == LOBBY
+
+
+def test_the_venue_map_lists_every_space_with_live_counts() -> None:
+    h = Harness()
+    h.join("org", Role.ORGANISER)
+    h.join("ann")
+    h.send("ann", JoinSpace(space_id=HALL))
+    h.send("org", LockSpace(space_id=SMALL, locked=True))
+    by_id = {s.space_id: s for s in h.venue.venue_map()}
+    assert list(by_id) == [LOBBY, STAGE, HALL, SMALL, TEAM_A_ROOM, TEAM_B_ROOM]
+    assert by_id[HALL].count == 1 and by_id[HALL].capacity == 20 and by_id[HALL].kind is SpaceKind.ROOM
+    assert by_id[LOBBY].count == 1
+    assert by_id[SMALL].locked and not by_id[HALL].locked
+    assert by_id[TEAM_A_ROOM].team_id == TEAM_A
+    assert json.loads(json.dumps(to_json(by_id[HALL])))["kind"] == "room"
 
 
 def test_a_token_of_another_event_is_refused_and_changes_nothing() -> None:
