@@ -1,0 +1,600 @@
+"""The OpenAPI 3.1 document of the control API: every route, body and response shape.
+
+It is the single source of the API's shapes: handlers validate request bodies against
+``DOCUMENT["components"]["schemas"]`` (see :func:`control_api.http_support.read_body`), the
+server serves it at ``GET /api/v1/openapi.json``, and the tests check that every route is
+described here and that every response validates against it.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Final
+
+from control_api.ids import ID_PATTERN
+from control_api.problems import KNOWN_CODES
+
+Schema = dict[str, Any]
+
+_ID: Final[Schema] = {"type": "string", "pattern": ID_PATTERN}
+_NAME: Final[Schema] = {"type": "string", "minLength": 1, "maxLength": 200}
+_TIME: Final[Schema] = {"type": "string", "format": "date-time", "maxLength": 40}
+_EMAIL: Final[Schema] = {"type": "string", "format": "email", "maxLength": 254}
+_ROLE: Final[Schema] = {"type": "string", "enum": ["owner", "organiser", "staff", "attendee"]}
+_MINOR: Final[Schema] = {"type": "integer", "minimum": 0, "maximum": 100_000_000}
+
+
+def _obj(required: list[str], optional: dict[str, Schema] | None = None, **props: Schema) -> Schema:
+    properties = dict(props)
+    properties.update(optional or {})
+    missing = set(required) - set(properties)
+    assert not missing, missing
+    return {"type": "object", "required": required, "properties": properties, "additionalProperties": False}
+
+
+def _ref(name: str) -> Schema:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _list_of(name: str) -> Schema:
+    return _obj(["items"], items={"type": "array", "items": _ref(name)})
+
+
+SCHEMAS: Final[dict[str, Schema]] = {
+    "Problem": {
+        "type": "object",
+        "required": ["type", "title", "status", "code", "detail"],
+        "properties": {
+            "type": {"type": "string"},
+            "title": {"type": "string"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
+            "code": {"type": "string", "enum": sorted(KNOWN_CODES)},
+            "detail": {"type": "string"},
+            "errors": {
+                "type": "array",
+                "items": _obj(["path", "message"], path={"type": "string"}, message={"type": "string"}),
+            },
+        },
+        "additionalProperties": False,
+    },
+    "Password": {"type": "string", "minLength": 10, "maxLength": 256},
+    "Owner": _obj(
+        ["email", "password", "name"],
+        email=_EMAIL,
+        password=_ref("Password"),
+        name={"type": "string", "minLength": 1, "maxLength": 120},
+    ),
+    "OrgCreate": _obj(["name", "owner"], name=_NAME, owner=_ref("Owner")),
+    "Org": _obj(["id", "name", "created_at"], id=_ID, name=_NAME, created_at=_TIME),
+    "OrgCreated": _obj(["org", "owner_user_id"], org=_ref("Org"), owner_user_id=_ID),
+    "Login": _obj(
+        ["email", "password"], email=_EMAIL, password={"type": "string", "minLength": 1, "maxLength": 256}
+    ),
+    "Membership": _obj(["org_id", "role"], org_id=_ID, role=_ROLE),
+    "Session": _obj(
+        ["user_id", "csrf_token", "expires_at", "memberships"],
+        user_id=_ID,
+        csrf_token={"type": "string"},
+        expires_at=_TIME,
+        memberships={"type": "array", "items": _ref("Membership")},
+    ),
+    "Me": _obj(
+        ["user_id", "email", "name", "memberships"],
+        user_id=_ID,
+        email=_EMAIL,
+        name={"type": "string"},
+        memberships={"type": "array", "items": _ref("Membership")},
+    ),
+    "MemberCreate": _obj(
+        ["email", "name", "role"],
+        {"password": _ref("Password")},
+        email=_EMAIL,
+        name={"type": "string", "minLength": 1, "maxLength": 120},
+        role=_ROLE,
+    ),
+    "Member": _obj(
+        ["user_id", "email", "name", "role"], user_id=_ID, email=_EMAIL, name={"type": "string"}, role=_ROLE
+    ),
+    "MemberList": _list_of("Member"),
+    "ApiKeyCreate": _obj(
+        ["name", "role"],
+        name={"type": "string", "minLength": 1, "maxLength": 80},
+        role={"enum": ["organiser", "staff"]},
+    ),
+    "ApiKey": _obj(
+        ["id", "name", "role", "created_at"],
+        id=_ID,
+        name={"type": "string"},
+        role={"type": "string", "enum": ["organiser", "staff"]},
+        created_at=_TIME,
+    ),
+    "ApiKeyCreated": _obj(
+        ["id", "name", "role", "created_at", "secret"],
+        id=_ID,
+        name={"type": "string"},
+        role={"type": "string", "enum": ["organiser", "staff"]},
+        created_at=_TIME,
+        secret={"type": "string", "description": "shown once; send as `Authorization: Bearer <secret>`"},
+    ),
+    "ApiKeyList": _list_of("ApiKey"),
+    "EventCreate": _obj(
+        ["title", "time_zone", "starts_at", "ends_at", "capacity"],
+        {
+            "description": {"type": "string", "maxLength": 10_000},
+            "team_size_max": {"type": "integer", "minimum": 1, "maximum": 100},
+        },
+        title=_NAME,
+        time_zone={"type": "string", "minLength": 1, "maxLength": 64},
+        starts_at=_TIME,
+        ends_at=_TIME,
+        capacity={"type": "integer", "minimum": 1, "maximum": 1_000_000},
+    ),
+    "EventPatch": {
+        "type": "object",
+        "minProperties": 1,
+        "properties": {
+            "title": _NAME,
+            "description": {"type": "string", "maxLength": 10_000},
+            "time_zone": {"type": "string", "minLength": 1, "maxLength": 64},
+            "starts_at": _TIME,
+            "ends_at": _TIME,
+            "capacity": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+            "team_size_max": {"type": "integer", "minimum": 1, "maximum": 100},
+        },
+        "additionalProperties": False,
+    },
+    "Event": _obj(
+        [
+            "id",
+            "org_id",
+            "title",
+            "description",
+            "time_zone",
+            "starts_at",
+            "ends_at",
+            "capacity",
+            "team_size_max",
+            "state",
+            "created_at",
+        ],
+        id=_ID,
+        org_id=_ID,
+        title=_NAME,
+        description={"type": "string"},
+        time_zone={"type": "string"},
+        starts_at=_TIME,
+        ends_at=_TIME,
+        capacity={"type": "integer", "minimum": 1},
+        team_size_max={"type": "integer", "minimum": 1},
+        state={"type": "string", "enum": ["draft", "published", "live", "ended"]},
+        created_at=_TIME,
+    ),
+    "EventList": _list_of("Event"),
+    "SpaceCreate": _obj(
+        ["name", "kind", "capacity"],
+        name=_NAME,
+        kind={"type": "string", "enum": ["stage", "room"]},
+        capacity={"type": "integer", "minimum": 1, "maximum": 100_000},
+    ),
+    "Space": _obj(
+        ["id", "event_id", "name", "kind", "capacity", "team_id"],
+        id=_ID,
+        event_id=_ID,
+        name=_NAME,
+        kind={"type": "string", "enum": ["stage", "room", "team_room"]},
+        capacity={"type": "integer", "minimum": 1},
+        team_id={"type": ["string", "null"]},
+    ),
+    "SpaceList": _list_of("Space"),
+    "AgendaItemCreate": _obj(
+        ["title", "space_id", "starts_at", "ends_at"],
+        title=_NAME,
+        space_id=_ID,
+        starts_at=_TIME,
+        ends_at=_TIME,
+    ),
+    "AgendaItem": _obj(
+        ["id", "event_id", "title", "space_id", "starts_at", "ends_at"],
+        id=_ID,
+        event_id=_ID,
+        title=_NAME,
+        space_id=_ID,
+        starts_at=_TIME,
+        ends_at=_TIME,
+    ),
+    "AgendaItemList": _list_of("AgendaItem"),
+    "TeamCreate": _obj(["name"], name={"type": "string", "minLength": 1, "maxLength": 80}),
+    "Team": _obj(
+        ["id", "event_id", "name", "captain", "members", "size_max", "space_id"],
+        id=_ID,
+        event_id=_ID,
+        name={"type": "string"},
+        captain={"type": ["string", "null"]},
+        members={"type": "array", "items": _ID},
+        size_max={"type": "integer", "minimum": 1},
+        space_id=_ID,
+    ),
+    "TeamList": _list_of("Team"),
+    "TicketTypeCreate": _obj(
+        ["name", "price_minor", "currency", "quota", "sales_start", "sales_end", "per_order_max"],
+        {
+            "invite_only": {"type": "boolean"},
+            "role": {"type": "string", "enum": ["attendee", "speaker"]},
+        },
+        name=_NAME,
+        price_minor=_MINOR,
+        currency={"type": "string", "pattern": "^[A-Z]{3}$"},
+        quota={"type": "integer", "minimum": 0, "maximum": 1_000_000},
+        sales_start=_TIME,
+        sales_end=_TIME,
+        per_order_max={"type": "integer", "minimum": 1, "maximum": 100},
+    ),
+    "TicketTypePatch": {
+        "type": "object",
+        "minProperties": 1,
+        "properties": {
+            "name": _NAME,
+            "quota": {"type": "integer", "minimum": 0, "maximum": 1_000_000},
+            "sales_start": _TIME,
+            "sales_end": _TIME,
+            "per_order_max": {"type": "integer", "minimum": 1, "maximum": 100},
+        },
+        "additionalProperties": False,
+    },
+    "TicketType": _obj(
+        [
+            "id",
+            "event_id",
+            "name",
+            "price_minor",
+            "currency",
+            "quota",
+            "sold",
+            "sales_start",
+            "sales_end",
+            "per_order_max",
+            "invite_only",
+            "role",
+        ],
+        id=_ID,
+        event_id=_ID,
+        name=_NAME,
+        price_minor=_MINOR,
+        currency={"type": "string"},
+        quota={"type": "integer", "minimum": 0},
+        sold={"type": "integer", "minimum": 0},
+        sales_start=_TIME,
+        sales_end=_TIME,
+        per_order_max={"type": "integer", "minimum": 1},
+        invite_only={"type": "boolean"},
+        role={"type": "string", "enum": ["attendee", "speaker"]},
+    ),
+    "TicketTypeList": _list_of("TicketType"),
+    "InviteCreate": _obj(
+        ["ticket_type_id", "max_uses"],
+        ticket_type_id=_ID,
+        max_uses={"type": "integer", "minimum": 1, "maximum": 10_000},
+    ),
+    "Invite": _obj(
+        ["code", "ticket_type_id", "max_uses", "uses"],
+        code={"type": "string"},
+        ticket_type_id=_ID,
+        max_uses={"type": "integer", "minimum": 1},
+        uses={"type": "integer", "minimum": 0},
+    ),
+    "Buyer": _obj(["name", "email"], name={"type": "string", "minLength": 1, "maxLength": 120}, email=_EMAIL),
+    "OrderCreate": _obj(
+        ["ticket_type_id", "quantity", "buyer"],
+        {"invite_code": {"type": "string", "minLength": 1, "maxLength": 64}},
+        ticket_type_id=_ID,
+        quantity={"type": "integer", "minimum": 1, "maximum": 100},
+        buyer=_ref("Buyer"),
+    ),
+    "Order": _obj(
+        [
+            "id",
+            "event_id",
+            "ticket_type_id",
+            "quantity",
+            "state",
+            "total_minor",
+            "currency",
+            "created_at",
+            "ticket_ids",
+            "pay_by",
+        ],
+        {"buyer": _ref("Buyer")},
+        id=_ID,
+        event_id=_ID,
+        ticket_type_id=_ID,
+        quantity={"type": "integer", "minimum": 1},
+        state={"type": "string", "enum": ["pending", "paid", "cancelled", "refunded"]},
+        total_minor=_MINOR,
+        currency={"type": "string"},
+        created_at=_TIME,
+        ticket_ids={"type": "array", "items": _ID},
+        pay_by={
+            "type": ["string", "null"],
+            "format": "date-time",
+            "description": "a pending order not paid by then is cancelled",
+        },
+    ),
+    "OrderList": _list_of("Order"),
+    "IssuedTicket": _obj(["id", "code"], id=_ID, code={"type": "string"}),
+    "OrderCreated": _obj(
+        ["order", "tickets"], order=_ref("Order"), tickets={"type": "array", "items": _ref("IssuedTicket")}
+    ),
+    "Ticket": _obj(
+        ["id", "event_id", "order_id", "ticket_type_id", "participant_id", "state", "checked_in_at"],
+        id=_ID,
+        event_id=_ID,
+        order_id=_ID,
+        ticket_type_id=_ID,
+        participant_id=_ID,
+        state={"type": "string", "enum": ["pending", "valid", "cancelled", "refunded", "revoked"]},
+        checked_in_at={"type": ["string", "null"]},
+    ),
+    "CheckInCreate": _obj(["ticket_code"], ticket_code={"type": "string", "minLength": 1, "maxLength": 200}),
+    "CheckIn": _obj(["ticket_id", "checked_in_at"], ticket_id=_ID, checked_in_at=_TIME),
+    "CheckInList": _list_of("CheckIn"),
+    "JoinTokenRequest": _obj([], {"display_name": {"type": "string", "minLength": 1, "maxLength": 64}}),
+    "JoinToken": _obj(
+        ["token", "kid", "expires_at", "participant_id"],
+        token={"type": "string"},
+        kid={"type": "string"},
+        expires_at=_TIME,
+        participant_id=_ID,
+    ),
+    "Jwks": _obj(
+        ["keys"],
+        keys={
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["kty", "crv", "x", "y", "kid", "alg", "use"],
+                "properties": {
+                    "kty": {"const": "EC"},
+                    "crv": {"const": "P-256"},
+                    "x": {"type": "string"},
+                    "y": {"type": "string"},
+                    "kid": {"type": "string"},
+                    "alg": {"const": "ES256"},
+                    "use": {"const": "sig"},
+                },
+                "additionalProperties": False,
+            },
+        },
+    ),
+}
+
+_PROBLEM_RESPONSE: Final[Schema] = {
+    "description": "A problem document (RFC 9457) with a stable `code`",
+    "content": {"application/problem+json": {"schema": _ref("Problem")}},
+}
+
+
+def _op(
+    summary: str,
+    status: int,
+    response: str | None,
+    *,
+    body: str | None = None,
+    auth: str = "member",
+    idempotent: bool = False,
+) -> Schema:
+    responses: Schema = {"default": _PROBLEM_RESPONSE}
+    if response is None:
+        responses[str(status)] = {"description": "done"}
+    else:
+        responses[str(status)] = {
+            "description": "ok",
+            "content": {"application/json": {"schema": _ref(response)}},
+        }
+    op: Schema = {"summary": summary, "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": _ref(body)}}}
+    securities: dict[str, list[dict[str, list[str]]]] = {
+        "public": [],
+        "member": [{"session": []}, {"apiKey": []}],
+        "session": [{"session": []}],
+        "ticket": [{"ticket": []}, {"session": []}, {"apiKey": []}],
+    }
+    security = securities[auth]
+    op["security"] = security
+    if idempotent:
+        op["parameters"] = [
+            {
+                "name": "Idempotency-Key",
+                "in": "header",
+                "required": True,
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{16,64}$"},
+                "description": "unguessable and unique per order, e.g. a UUID; kept 24 hours",
+            }
+        ]
+    return op
+
+
+_ORG = "/orgs/{org_id}"
+_EVT = _ORG + "/events/{event_id}"
+
+PATHS: Final[dict[str, dict[str, Schema]]] = {
+    "/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {
+                "200": {
+                    "description": "ok",
+                    "content": {
+                        "application/json": {"schema": {"type": "object", "required": ["openapi", "paths"]}}
+                    },
+                }
+            },
+        }
+    },
+    "/.well-known/jwks.json": {"get": _op("Public keys that verify join tokens", 200, "Jwks", auth="public")},
+    "/orgs": {
+        "post": _op(
+            "Sign up: a new organisation and its owner", 201, "OrgCreated", body="OrgCreate", auth="public"
+        )
+    },
+    "/sessions": {
+        "post": _op("Log in; sets the session and CSRF cookies", 201, "Session", body="Login", auth="public")
+    },
+    "/sessions/current": {"delete": _op("Log out", 204, None, auth="session")},
+    "/me": {"get": _op("The signed-in user", 200, "Me", auth="session")},
+    _ORG: {"get": _op("An organisation", 200, "Org")},
+    _ORG + "/members": {
+        "get": _op("Members of the organisation", 200, "MemberList"),
+        "post": _op("Add a member (creates the account when new)", 201, "Member", body="MemberCreate"),
+    },
+    _ORG + "/members/{user_id}": {
+        "delete": _op("Remove a member; their join tokens stop working", 204, None)
+    },
+    _ORG + "/api-keys": {
+        "get": _op("API keys of the organisation", 200, "ApiKeyList"),
+        "post": _op(
+            "Create an API key (the secret is shown once)", 201, "ApiKeyCreated", body="ApiKeyCreate"
+        ),
+    },
+    _ORG + "/api-keys/{key_id}": {"delete": _op("Revoke an API key", 204, None)},
+    _ORG + "/events": {
+        "get": _op("Events of the organisation", 200, "EventList"),
+        "post": _op("Create an event (draft)", 201, "Event", body="EventCreate"),
+    },
+    _EVT: {
+        "get": _op("An event (members; ticket holders of the event)", 200, "Event", auth="ticket"),
+        "patch": _op("Edit an event", 200, "Event", body="EventPatch"),
+    },
+    _EVT + "/publish": {"post": _op("draft -> published", 200, "Event")},
+    _EVT + "/start": {"post": _op("published -> live", 200, "Event")},
+    _EVT + "/end": {"post": _op("live -> ended", 200, "Event")},
+    _EVT + "/spaces": {
+        "get": _op("Spaces of the event (members; ticket holders)", 200, "SpaceList", auth="ticket"),
+        "post": _op("Create a stage or room", 201, "Space", body="SpaceCreate"),
+    },
+    _EVT + "/agenda": {
+        "get": _op(
+            "Agenda of the event, by start time (members; ticket holders)",
+            200,
+            "AgendaItemList",
+            auth="ticket",
+        ),
+        "post": _op("Add an agenda session on a stage", 201, "AgendaItem", body="AgendaItemCreate"),
+    },
+    _EVT + "/teams": {
+        "get": _op("Hackathon teams", 200, "TeamList", auth="ticket"),
+        "post": _op(
+            "Create a team (a ticket holder becomes its captain)",
+            201,
+            "Team",
+            body="TeamCreate",
+            auth="ticket",
+        ),
+    },
+    _EVT + "/teams/{team_id}/members": {
+        "post": _op(
+            "Join a team (the ticket holder of the Authorization header)", 200, "Team", auth="ticket"
+        ),
+    },
+    _EVT + "/teams/{team_id}/members/{participant_id}": {
+        "delete": _op("Leave a team, or remove a member (organiser)", 200, "Team", auth="ticket"),
+    },
+    _EVT + "/ticket-types": {
+        "get": _op("Ticket types (public while the event is on sale)", 200, "TicketTypeList", auth="public"),
+        "post": _op("Create a ticket type", 201, "TicketType", body="TicketTypeCreate"),
+    },
+    _EVT + "/ticket-types/{ticket_type_id}": {
+        "patch": _op("Edit a ticket type", 200, "TicketType", body="TicketTypePatch"),
+    },
+    _EVT + "/invites": {"post": _op("Create an invite code", 201, "Invite", body="InviteCreate")},
+    _EVT + "/orders": {
+        "get": _op("Orders of the event", 200, "OrderList"),
+        "post": _op(
+            "Order tickets (public); retries with the same Idempotency-Key return the same order",
+            201,
+            "OrderCreated",
+            body="OrderCreate",
+            auth="public",
+            idempotent=True,
+        ),
+    },
+    _EVT + "/orders/{order_id}": {"get": _op("An order", 200, "Order")},
+    _EVT + "/orders/{order_id}/pay": {
+        "post": _op("pending -> paid (organiser or payment callback key)", 200, "Order")
+    },
+    _EVT + "/orders/{order_id}/cancel": {
+        "post": _op(
+            "pending or paid -> cancelled; frees the quota (unpaid orders are cancelled at pay_by)",
+            200,
+            "Order",
+        )
+    },
+    _EVT + "/orders/{order_id}/refund": {"post": _op("paid -> refunded; frees the quota", 200, "Order")},
+    _EVT + "/tickets/{ticket_id}": {"get": _op("A ticket", 200, "Ticket")},
+    _EVT + "/tickets/{ticket_id}/revoke": {
+        "post": _op("Revoke one ticket; its joins stop at once", 200, "Ticket")
+    },
+    _EVT + "/check-ins": {
+        "get": _op("Check-ins of the event, in check-in order", 200, "CheckInList"),
+        "post": _op("Check a ticket in (once)", 201, "CheckIn", body="CheckInCreate"),
+    },
+    _EVT + "/join-tokens": {
+        "post": _op(
+            "Exchange a ticket (or an organiser session) for a join token",
+            201,
+            "JoinToken",
+            body="JoinTokenRequest",
+            auth="ticket",
+        ),
+    },
+}
+
+
+def _with_path_parameters(paths: dict[str, dict[str, Schema]]) -> dict[str, dict[str, Schema]]:
+    """Declare every ``{name}`` of a path template as a required path parameter (OpenAPI 3.1)."""
+    result: dict[str, dict[str, Schema]] = {}
+    for template, ops in paths.items():
+        names = re.findall(r"\{([^}]+)\}", template)
+        item: dict[str, Any] = dict(ops)
+        if names:
+            item["parameters"] = [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names
+            ]
+        result[template] = item
+    return result
+
+
+DOCUMENT: Final[dict[str, Any]] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "VenueKit control API",
+        "version": "1",
+        "description": "Organisations, events, venues, teams, tickets and join tokens. Errors are "
+        "application/problem+json documents with a stable `code`.",
+    },
+    "servers": [{"url": "/api/v1"}],
+    "paths": _with_path_parameters(PATHS),
+    "components": {
+        "schemas": SCHEMAS,
+        "securitySchemes": {
+            "session": {
+                "type": "apiKey",
+                "in": "cookie",
+                "name": "vk_session",
+                "description": "plus X-CSRF-Token on writes",
+            },
+            "apiKey": {"type": "http", "scheme": "bearer"},
+            "ticket": {
+                "type": "apiKey",
+                "in": "header",
+                "name": "Authorization",
+                "description": "`Ticket <ticket code>`",
+            },
+        },
+    },
+}
+
+
+def schema(name: str) -> Schema:
+    return SCHEMAS[name]
