@@ -30,7 +30,7 @@ from prometheus_client import Counter, Gauge
 
 from signalling import effects as fx
 from signalling.chat_bridge import CHAT_PREFIX, ChatBridge
-from signalling.events import Connect, Disconnect, RawClientEvent, Tick, VenueEvent
+from signalling.events import ActiveSpeakerObserved, Connect, Disconnect, RawClientEvent, Tick, VenueEvent
 from signalling.gateway import Connection, Gateway, GatewayError
 from signalling.ids import ConnectionId, EventId, ParticipantId, SpaceId
 from signalling.replica import VenueReplica, VenueUnavailableError
@@ -40,6 +40,7 @@ from signalling.wire import client_message
 
 log = logging.getLogger(__name__)
 
+MEDIA_PREFIX: Final = "media_"
 MAX_LOGGED_PAYLOAD_BYTES: Final = 16 * 1024
 ALIVE_PREFIX: Final = "vk:sig:alive:"
 
@@ -68,8 +69,14 @@ class VenueDirectory(Protocol):
 
 
 class MediaPort(Protocol):
-    async def apply(self, effect: MediaEffect, connections: tuple[ConnectionId, ...]) -> None:
+    async def apply(
+        self, effect: MediaEffect, connections: tuple[ConnectionId, ...], event_id: EventId
+    ) -> None:
         """Carry out a media effect for a participant connected to this instance."""
+        ...
+
+    async def event(self, conn: Connection, name: str, payload: Any) -> Any:
+        """A ``media_*`` client event (offer/answer); raise GatewayError to refuse."""
         ...
 
 
@@ -151,6 +158,19 @@ class SignallingRuntime:
         """Route ``chat_*`` events to ``chat`` (it is built after the gateway, which needs us)."""
         self._chat = chat
 
+    def attach_media(self, media: MediaPort) -> None:
+        """Send media effects and ``media_*`` events to ``media`` (built after the gateway too)."""
+        self._media = media
+
+    async def observe_speaker(
+        self, event_id: EventId, space_id: SpaceId, participant_id: ParticipantId | None
+    ) -> None:
+        """The media node's active-speaker detector spoke: log it as a venue input."""
+        replica = self.replicas.get(event_id)
+        if replica is not None:
+            with contextlib.suppress(GatewayError):
+                await self._submit(replica, ActiveSpeakerObserved(space_id, participant_id))
+
     # --- lifecycle -------------------------------------------------------------------------------
 
     async def start(self, gateway: Gateway) -> None:
@@ -216,6 +236,8 @@ class SignallingRuntime:
     async def event(self, conn: Connection, name: str, payload: Any) -> Any:
         if self._chat is not None and name.startswith(CHAT_PREFIX):
             return await self._chat.event(conn, name, payload)
+        if self._media is not None and name.startswith(MEDIA_PREFIX):
+            return await self._media.event(conn, name, payload)
         member = conn.admitted.member
         replica = await self._replica(conn.admitted.org_id, member.event_id)
         try:
@@ -336,7 +358,7 @@ class SignallingRuntime:
         if self._media is None:
             MEDIA_UNROUTED.inc()
             return
-        await self._media.apply(effect, connections)
+        await self._media.apply(effect, connections, event_id)
 
     async def _append_analytics(
         self, event_id: EventId, entry: LogEntry, index: int, effect: fx.Analytics

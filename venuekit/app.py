@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from venuekit import observability
+from venuekit.edge import install_edge
 from venuekit.redis_child import PrivateRedis
 from venuekit.settings import Settings, SettingsError
 from web import STATIC_DIR
@@ -53,12 +54,11 @@ def resolve_secret_key(settings: Settings, role: Role) -> str:
     return key
 
 
-def _redis_ctx(url: str) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def ctx(app: web.Application) -> AsyncIterator[None]:
-        client = aioredis.Redis.from_url(url, socket_connect_timeout=2, health_check_interval=10)
-        app[REDIS_KEY] = client
+def _close_redis(client: aioredis.Redis) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def ctx(_app: web.Application) -> AsyncIterator[None]:
         yield
         await client.aclose()
+        await client.connection_pool.aclose()
 
     return ctx
 
@@ -73,7 +73,15 @@ def build_app(
     """The HTTP application of ``role``; Redis at ``redis_url`` is opened on start-up."""
     app = web.Application(client_max_size=1024 * 1024)
     app[SETTINGS_KEY] = settings
-    app.cleanup_ctx.append(_redis_ctx(redis_url))
+    # Created now (it connects lazily) so every component gets the same client; closed last.
+    # A blocking pool: a burst waits for a free connection instead of failing (the venue log
+    # and chat fan-out each hold a connection in a blocking read).
+    pool = aioredis.BlockingConnectionPool.from_url(
+        redis_url, max_connections=512, timeout=5, socket_connect_timeout=2, health_check_interval=10
+    )
+    redis = aioredis.Redis(connection_pool=pool)
+    app[REDIS_KEY] = redis
+    app.cleanup_ctx.append(_close_redis(redis))
 
     async def redis_ready() -> None:
         if private_redis is not None and private_redis.exit_reason is not None:
@@ -82,6 +90,14 @@ def build_app(
 
     observability.install(app, role.value, {"redis": redis_ready})
     if role in (Role.DEV, Role.SIGNAL):
+        secure = settings.effective_public_url.startswith("https://")
+        install_edge(
+            app,
+            redis,
+            secret_key=settings.secret_key,
+            cookie_secure=secure,
+            media_hosts=settings.media_hosts if role is Role.DEV else None,
+        )
         app.router.add_get("/", _index)
         app.router.add_static("/static/", Path(STATIC_DIR), show_index=False)
     return app

@@ -8,6 +8,7 @@ A bad value raises :class:`SettingsError` with one line that names the setting.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -38,6 +39,8 @@ class Settings:
     log_level: str = "INFO"
     secret_key: str = ""
     shutdown_timeout_s: float = 10.0
+    media_hosts: tuple[str, ...] = ("127.0.0.1",)
+    """Addresses the media node offers ICE host candidates on; empty: every interface."""
 
     @property
     def effective_public_url(self) -> str:
@@ -106,6 +109,27 @@ def _parse_path(name: str, raw: object) -> Path:
     return Path(text)
 
 
+def _parse_hosts(name: str, raw: object) -> tuple[str, ...]:
+    if isinstance(raw, list | tuple):
+        items = [str(item).strip() for item in raw]
+    else:
+        text = _parse_str(name, raw)
+        if text == "all":
+            return ()
+        items = [part.strip() for part in text.split(",")]
+    hosts = tuple(item for item in items if item)
+    for host in hosts:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError:
+            raise SettingsError(
+                f"{_env_name(name)}: {host!r} is not an IP address (use a comma-separated list, or 'all')"
+            ) from None
+    if not hosts:
+        raise SettingsError(f"{_env_name(name)} must list at least one IP address, or be 'all'")
+    return hosts
+
+
 def _parse_positive_float(name: str, raw: object) -> float:
     try:
         value = float(str(raw))
@@ -127,6 +151,7 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
     "log_level": _parse_log_level,
     "secret_key": _parse_secret,
     "shutdown_timeout_s": _parse_positive_float,
+    "media_hosts": _parse_hosts,
 }
 
 

@@ -73,3 +73,11 @@ def test_readme_configuration_table_lists_every_setting() -> None:
     readme = (Path(__file__).parents[2] / "README.md").read_text()
     for variable, _default in describe():
         assert f"`{variable}`" in readme, f"{variable} is missing from the README table"
+
+
+def test_media_hosts_are_ip_addresses_or_all() -> None:
+    assert load_settings({}).media_hosts == ("127.0.0.1",)
+    assert load_settings({"VENUEKIT_MEDIA_HOSTS": "10.0.0.5, ::1"}).media_hosts == ("10.0.0.5", "::1")
+    assert load_settings({"VENUEKIT_MEDIA_HOSTS": "all"}).media_hosts == ()
+    with pytest.raises(SettingsError, match="'example.com' is not an IP address"):
+        load_settings({"VENUEKIT_MEDIA_HOSTS": "example.com"})

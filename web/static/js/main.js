@@ -1,7 +1,25 @@
-// Entry point: shows the server's readiness and starts the first view (the device check).
+// Entry point. Without a join token: the join form and the device check. With one
+// (``/#token=...``): connect, the lobby with live counts, rooms with video, and the event chat.
 
-import { $ } from "./dom.js";
+import { $, toast } from "./dom.js";
 import { DeviceCheck } from "./devices.js";
+import { describeError } from "./errors.js";
+import { Session } from "./session.js";
+import { MediaSession } from "./media.js";
+import { ChatPanel } from "./chat.js";
+import { LobbyView } from "./views/lobby.js";
+import { RoomView } from "./views/room.js";
+
+const VIEWS = ["view-join", "view-error", "view-devices", "view-lobby", "view-room"];
+
+function show(...ids) {
+  for (const id of VIEWS) $(`#${id}`).hidden = !ids.includes(id);
+}
+
+function tokenFrom(text) {
+  const hash = text.includes("#") ? text.slice(text.indexOf("#") + 1) : text;
+  return new URLSearchParams(hash).get("token") ?? (text.split(".").length === 3 ? text.trim() : null);
+}
 
 async function showServerStatus() {
   const out = $("#server-status");
@@ -14,13 +32,88 @@ async function showServerStatus() {
   }
 }
 
-async function main() {
-  showServerStatus();
-  const view = $("#view-devices");
-  view.hidden = false;
-  const check = new DeviceCheck(view);
-  window.venuekit = { deviceCheck: check };
+function withoutToken(check) {
+  show("view-join", "view-devices");
+  $("#join-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = tokenFrom($("#join-link").value);
+    if (!token) {
+      toast("That is not a join link.");
+      return;
+    }
+    location.hash = `token=${token}`;
+    location.reload();
+  });
+  return check.start();
+}
+
+async function withToken(token, check) {
+  show("view-devices", "view-lobby");
+  $("#chat").hidden = false;
+  const session = new Session(token);
+  const media = new MediaSession(session);
+  const room = new RoomView($("#view-room"), session, media);
+  const enter = (spaceId) =>
+    session.request("join_space", { space_id: spaceId }).catch((error) => toast(describeError(error)));
+  new LobbyView($("#view-lobby"), session, enter);
+  new ChatPanel($("#chat"), session);
+  window.venuekit = { deviceCheck: check, session, media, room };
+
+  session.on("status", ({ state }) => {
+    $("#server-status").textContent = state === "connected" ? "connected" : "reconnecting…";
+  });
+  session.on("refused", (error) => {
+    $("#join-error").textContent = describeError(error);
+    show("view-error");
+  });
+  for (const name of ["removed", "event_ended"]) {
+    session.on(name, (data) => {
+      $("#join-error").textContent = data.reason || "The event has ended.";
+      show("view-error");
+    });
+  }
+  session.on("space_ended", (data) => toast(`This space has ended: ${data.reason}`));
+  session.on("breakout_broadcast", (data) => toast(`Organiser: ${data.text}`));
+  media.addEventListener("error", (event) => toast(describeError(event.detail)));
+  $("#leave-room").addEventListener("click", () => session.request("leave_space").catch(() => {}));
+
+  session.on("space", async (space) => {
+    media.reset();
+    if (space.kind === "lobby") {
+      show("view-devices", "view-lobby");
+      return;
+    }
+    show("view-room");
+    await startPublishing(session, media, room, check, space).catch((error) => toast(describeError(error)));
+  });
   await check.start();
+}
+
+async function startPublishing(session, media, room, check, space) {
+  const allowed = space.may_publish.filter((kind) => kind === "camera" || kind === "microphone");
+  if (!allowed.length || !check.stream) return;
+  for (const kind of allowed) {
+    await session.request("publish", { kind }).catch((error) => {
+      if (error.code !== "already_published") throw error;
+    });
+  }
+  const wanted = { camera: "video", microphone: "audio" };
+  const tracks = check.stream.getTracks().filter((t) => allowed.some((k) => wanted[k] === t.kind));
+  const stream = new MediaStream(tracks);
+  room.showLocal(stream);
+  await media.publish(stream);
+}
+
+async function main() {
+  const check = new DeviceCheck($("#view-devices"));
+  const token = tokenFrom(location.hash.slice(1));
+  if (token) {
+    await withToken(token, check);
+  } else {
+    showServerStatus();
+    window.venuekit = { deviceCheck: check };
+    await withoutToken(check);
+  }
 }
 
 main();

@@ -1,0 +1,101 @@
+"""The whole edge in one real ``venuekit dev`` process: control API -> join token -> Socket.IO venue."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+
+from loadtest.provision import provision
+from loadtest.sio import LeanClient, SocketIOError
+from tests.support.processes import Role
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
+    role = Role("dev", Path(tmp_path_factory.mktemp("edge")))
+    role.wait_ready()
+    yield role
+    role.stop()
+
+
+async def test_an_organiser_token_from_the_api_admits_a_socket_into_the_venue(dev: Role) -> None:
+    venue = await provision(dev.base_url, ["Olga"], [{"name": "Hall", "kind": "room", "capacity": 20}])
+    hall = venue.spaces["Hall"]
+    seen: list[tuple[str, Any]] = []
+    async with aiohttp.ClientSession() as sockets:
+        client = LeanClient(sockets, lambda name, data: seen.append((name, data)))
+        await client.connect(dev.base_url, {"token": venue.tokens["Olga"]})
+        assert await client.call("join_space", {"space_id": hall}) == {"ok": True, "data": None}
+        snapshots = [d for n, d in seen if n == "space_snapshot"]
+        assert snapshots[-1]["space_id"] == hall
+        assert snapshots[-1]["occupants"][0]["display_name"] == "Olga"
+        assert snapshots[-1]["occupants"][0]["role"] == "organiser"
+        await client.close()
+
+        forged = LeanClient(sockets, lambda *_: None)
+        with pytest.raises(SocketIOError) as info:
+            await forged.connect(dev.base_url, {"token": venue.tokens["Olga"][:-6] + "AAAAAA"})
+        assert info.value.data["code"] == "token_invalid"
+
+
+async def test_attendee_tokens_come_from_tickets(dev: Role) -> None:
+    venue = await provision(dev.base_url, ["Owner"], [], attendees=3)
+    assert len(set(venue.attendees)) == 3
+    seen: list[tuple[str, Any]] = []
+    async with aiohttp.ClientSession() as sockets:
+        client = LeanClient(sockets, lambda name, data: seen.append((name, data)))
+        await client.connect(dev.base_url, {"token": venue.attendees[0]})
+        refused = await client.call("end_event", {"reason": "I am only an attendee"})
+        assert refused["ok"] is False and refused["error"]["code"] == "forbidden"
+        await client.close()
+
+
+async def test_chat_round_trip_and_gapless_replay_after_a_drop(dev: Role) -> None:
+    venue = await provision(dev.base_url, ["Ana", "Ben"], [])
+    ana_token, ben_token = venue.tokens["Ana"], venue.tokens["Ben"]
+    async with aiohttp.ClientSession() as sockets:
+        ben_seen: list[Any] = []
+        ana = LeanClient(sockets, lambda *_: None)
+        ben = LeanClient(sockets, lambda name, data: ben_seen.append(data) if name == "chat_batch" else None)
+        await ana.connect(dev.base_url, {"token": ana_token})
+        await ben.connect(dev.base_url, {"token": ben_token})
+        assert (await ana.call("chat_join", {"channel": "event"}))["ok"] is True
+        joined = await ben.call("chat_join", {"channel": "event"})
+        assert joined["ok"] is True and joined["data"]["mode"] == "history"
+
+        sent = await ana.call("chat_send", {"channel": "event", "text": "<b>hello</b> Ben"})
+        assert sent["ok"] is True
+        first_id = sent["data"]["id"]
+        for _ in range(100):
+            if ben_seen:
+                break
+            await asyncio.sleep(0.05)
+        items = [item for batch in ben_seen for item in batch["items"]]
+        assert [(i["id"], i["text"]) for i in items] == [(first_id, "<b>hello</b> Ben")]
+        assert items[0]["sender"] == {"id": items[0]["sender"]["id"], "name": "Ana", "role": "organiser"}
+
+        await ben.drop()
+        missed = []
+        for n in range(3):
+            reply = await ana.call("chat_send", {"channel": "event", "text": f"while away {n}"})
+            missed.append(reply["data"]["id"])
+
+        back = LeanClient(sockets, lambda *_: None)
+        await back.connect(dev.base_url, {"token": ben_token})
+        replay = await back.call("chat_join", {"channel": "event", "last_id": first_id})
+        assert replay["data"]["mode"] == "replay"
+        assert [i["id"] for i in replay["data"]["items"]] == missed
+
+        refused = await back.call("chat_send", {"channel": "bogus", "text": "hi"})
+        assert refused["ok"] is False
+        assert refused["error"]["code"] == "invalid_channel"
+        empty = await back.call("chat_send", {"channel": "event", "text": "   "})
+        assert empty["ok"] is False
+        assert empty["error"]["code"] == "empty_message"
+        for client in (ana, back):
+            await client.close()

@@ -1,0 +1,72 @@
+// A space (room, stage, team room): who is here, their video, your own controls.
+
+import { $, el } from "../dom.js";
+
+export class RoomView {
+  constructor(root, session, media) {
+    this.root = root;
+    this.session = session;
+    this.media = media;
+    this.grid = $("#video-grid", root);
+    this.title = $("#room-title", root);
+    this.people = $("#people", root);
+    this.tiles = new Map(); // participant_id -> {tile, video}
+    session.on("space", (space) => this.renderSpace(space));
+    session.on("presence", () => this.renderPeople());
+    media.addEventListener("track", (event) => this.attach(event.detail));
+  }
+
+  tileFor(participantId, name) {
+    let entry = this.tiles.get(participantId);
+    if (!entry) {
+      const video = el("video", { autoplay: true, playsinline: true, "data-participant": participantId });
+      video.muted = participantId === this.session.me;
+      const label = el("span", { class: "tile-name" }, name ?? participantId);
+      const tile = el("figure", { class: "tile" }, video, label);
+      this.grid.append(tile);
+      entry = { tile, video, label, stream: new MediaStream() };
+      video.srcObject = entry.stream;
+      this.tiles.set(participantId, entry);
+    }
+    return entry;
+  }
+
+  showLocal(stream) {
+    const me = this.session.me;
+    const entry = this.tileFor(me, "You");
+    entry.video.srcObject = stream;
+    entry.tile.classList.add("local");
+  }
+
+  attach({ info, track }) {
+    const who = info?.participant_id ?? "unknown";
+    const occupant = this.session.space?.occupants.find((o) => o.participant_id === who);
+    const entry = this.tileFor(who, occupant?.display_name);
+    entry.stream.addTrack(track);
+    track.addEventListener("ended", () => entry.stream.removeTrack(track));
+    entry.video.play().catch(() => {});
+  }
+
+  renderSpace(space) {
+    const summary = this.session.spaces.get(space.space_id);
+    this.title.textContent = summary?.title || space.space_id;
+    for (const { tile } of this.tiles.values()) tile.remove();
+    this.tiles.clear();
+    this.renderPeople();
+  }
+
+  renderPeople() {
+    const space = this.session.space;
+    if (!space) return;
+    this.people.replaceChildren(
+      ...space.occupants.map((o) => el("li", { class: o.participant_id === space.active_speaker ? "speaking" : "" },
+        o.display_name, o.role === "organiser" ? " (organiser)" : "",
+        o.hand_raised ? " ✋" : "", o.connected ? "" : " (reconnecting)")),
+    );
+    for (const o of space.occupants) {
+      const entry = this.tiles.get(o.participant_id);
+      if (entry && o.participant_id !== this.session.me) entry.label.textContent = o.display_name;
+      entry?.tile.classList.toggle("speaking", o.participant_id === space.active_speaker);
+    }
+  }
+}
