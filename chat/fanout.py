@@ -95,7 +95,11 @@ class _Group:
     wake_cursor: MessageId = NO_ID
     tails: dict[str, _Tail] = field(default_factory=dict)
     up: bool = True
+    closed: bool = False
     task: asyncio.Task[None] | None = None
+
+    def is_closed(self) -> bool:
+        return self.closed
 
 
 class FanoutEngine:
@@ -137,15 +141,14 @@ class FanoutEngine:
 
     async def stop(self) -> None:
         """End every task; batches still open are delivered first."""
+        for group in self._groups.values():
+            group.closed = True
         tasks = [g.task for g in self._groups.values() if g.task is not None]
         tasks.extend(self._retiring)
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _end_tasks(tasks)
         self._groups.clear()
         if self._flusher is not None:
-            self._flusher.cancel()
-            await asyncio.gather(self._flusher, return_exceptions=True)
+            await _end_tasks([self._flusher])
             self._flusher = None
         for key, items in self._coalescer.take_due(2**62):
             await self._deliver(key, items)
@@ -235,6 +238,7 @@ class FanoutEngine:
         del group.tails[key]
         if not group.tails:
             del self._groups[group.event_id]
+            group.closed = True
             if group.task is not None:
                 group.task.cancel()
                 self._retiring.add(group.task)
@@ -256,7 +260,7 @@ class FanoutEngine:
     async def _run_group(self, group: _Group) -> None:
         retry_ms = self.config.retry_initial_ms
         read_timeout_s = (self.config.block_ms + self.config.stall_grace_ms) / 1000
-        while True:
+        while not group.is_closed():
             while len(self._coalescer) >= self.config.max_pending_items:
                 self._drained.clear()
                 await self._drained.wait()
@@ -279,6 +283,8 @@ class FanoutEngine:
                 await asyncio.sleep(retry_ms / 1000)
                 retry_ms = min(retry_ms * 2, self.config.retry_max_ms)
                 continue
+            if group.is_closed():
+                return
             retry_ms = self.config.retry_initial_ms
             if not group.up:
                 group.up = True
@@ -365,3 +371,19 @@ class FanoutEngine:
         metrics.BATCH_BYTES.observe(len(batch))
         metrics.MESSAGES_OUT.labels(kind=kind).inc(len(items))
         metrics.RECIPIENT_DELIVERIES.labels(kind=kind).inc(len(items) * len(recipients))
+
+
+async def _end_tasks(tasks: list[asyncio.Task[None]]) -> None:
+    """Cancel ``tasks`` and wait for them to end.
+
+    Cancelling again while any is left: redis-py can swallow a cancellation that arrives just as
+    a blocking read completes (measured: the read returns normally with the cancel pending).
+    """
+    pending = {task for task in tasks if not task.done()}
+    while pending:
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=0.5)
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("chat fan-out: task %s ended with %r", task.get_name(), task.exception())

@@ -8,7 +8,7 @@ emits ``ChatError.to_wire()`` on refusal. Every refusal is counted by code and s
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
@@ -16,7 +16,7 @@ from chat import metrics
 from chat.channels import Channel, parse_channel
 from chat.errors import ChatError
 from chat.grants import Grants
-from chat.ids import ParticipantId, RecipientId
+from chat.ids import MessageId, ParticipantId, RecipientId
 from chat.model import ChatItem, ChatMessage, LockChanged, MessageDeleted
 from chat.permissions import Action, check
 from chat.ratelimit import RateLimiter, RatePolicy
@@ -30,7 +30,7 @@ from chat.requests import (
     optional_id,
     participant,
 )
-from chat.store import ChatStore
+from chat.store import HistoryPage, ModerationState, ReplayPage
 from chat.validation import TextLimits, parse_message_id, validate_text
 
 
@@ -44,6 +44,30 @@ class Subscriptions(Protocol):
     def unsubscribe_all(self, recipient: RecipientId) -> None: ...
 
     def is_subscribed(self, channel: Channel, recipient: RecipientId) -> bool: ...
+
+
+class MessageStore(Protocol):
+    """Chat persistence: ``ChatStore`` (Redis streams) or its twin ``MemoryChatStore``."""
+
+    async def append_message(
+        self, channel: Channel, sender: Grants, text: str, now_ms: int, *, client_id: str | None = None
+    ) -> ChatMessage: ...
+
+    async def delete_message(
+        self, channel: Channel, target: MessageId, by: ParticipantId
+    ) -> MessageDeleted: ...
+
+    async def set_locked(self, channel: Channel, locked: bool, by: ParticipantId) -> LockChanged: ...
+
+    async def mute(self, channel: Channel, participant: ParticipantId, until_ms: int) -> None: ...
+
+    async def unmute(self, channel: Channel, participant: ParticipantId) -> None: ...
+
+    async def moderation_state(self, channel: Channel, now_ms: int) -> ModerationState: ...
+
+    async def history(self, channel: Channel, before: MessageId | None, limit: int) -> HistoryPage: ...
+
+    async def read_after(self, channel: Channel, after: MessageId, limit: int) -> ReplayPage: ...
 
 
 def wall_clock_ms() -> int:
@@ -95,7 +119,7 @@ _CHANNEL = frozenset({"channel"})
 class ChatService:
     def __init__(
         self,
-        store: ChatStore,
+        store: MessageStore,
         fanout: Subscriptions,
         *,
         rate: RatePolicy | None = None,
@@ -146,9 +170,21 @@ class ChatService:
         metrics.MESSAGES_IN.labels(kind=channel.kind.value).inc()
         return message
 
-    async def join(self, grants: Grants, recipient: RecipientId, payload: object) -> JoinResult:
+    async def join(
+        self,
+        grants: Grants,
+        recipient: RecipientId,
+        payload: object,
+        *,
+        on_subscribed: Callable[[Channel], Awaitable[None]] | None = None,
+    ) -> JoinResult:
         """Subscribe ``recipient`` to the channel, then read: subscribe-before-read is what makes
-        the replay gapless (anything newer than the read reaches the client live)."""
+        the replay gapless (anything newer than the read reaches the client live).
+
+        ``on_subscribed`` runs after the permission check and the subscription, before the read:
+        a transport that delivers batches to its own rooms must put the socket in the room there,
+        or a batch emitted between the read and a later room entry would miss it.
+        """
         try:
             request = fields(payload, _CHANNEL, frozenset({"last_id", "limit"}))
             channel = self._channel(grants, request["channel"], Action.READ)
@@ -157,6 +193,8 @@ class ChatService:
             already_subscribed = self._fanout.is_subscribed(channel, recipient)
             await self._fanout.subscribe(channel, recipient)
             try:
+                if on_subscribed is not None:
+                    await on_subscribed(channel)
                 state = await self._store.moderation_state(channel, self._clock_ms())
                 if last_id is None:
                     history = await self._store.history(channel, None, limit)

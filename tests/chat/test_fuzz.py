@@ -17,10 +17,11 @@ from chat.channels import parse_channel
 from chat.errors import ChatError, ErrorCode
 from chat.fanout import FanoutEngine
 from chat.grants import Role
+from chat.ids import MessageId
 from chat.ratelimit import RatePolicy
 from chat.service import ChatService
 from chat.store import ChatStore
-from chat.validation import TextLimits, validate_text
+from chat.validation import TextLimits, id_key, parse_message_id, validate_text
 from tests.chat.helpers import EVENT, grants
 from tests.chat.support import RecordingSink
 from tests.support.redis_server import RedisServer
@@ -135,4 +136,60 @@ def test_random_sends_store_exactly_what_validation_allows(
             assert len(set(outcomes) - {"stored"}) >= min_refusal_kinds
         finally:
             runner.run(fanout.stop())
+            runner.run(client.aclose())
+
+
+def test_random_replay_ids_are_accepted_only_when_they_belong_to_the_channel(
+    redis_server: RedisServer,
+) -> None:
+    main = parse_channel(EVENT, "event")
+    team = parse_channel(EVENT, "team:t1")
+    member, organiser = SENDERS[0], SENDERS[1]
+    with asyncio.Runner() as runner:
+        client = aioredis.Redis.from_url(redis_server.url)
+        runner.run(_flush(client))
+        store = ChatStore(client)
+
+        async def setup() -> tuple[list[MessageId], list[MessageId]]:
+            own: list[MessageId] = []
+            foreign: list[MessageId] = []
+            for i in range(20):
+                own.append((await store.append_message(main, member, f"m{i}", 0)).id)
+                foreign.append((await store.append_message(team, member, f"t{i}", 0)).id)
+            own.append((await store.delete_message(main, own[3], organiser.participant_id)).id)
+            own.append((await store.set_locked(main, True, organiser.participant_id)).id)
+            return own, foreign
+
+        own, foreign = runner.run(setup())
+        first_ms = int(own[0].split("-")[0])
+        ids = st.one_of(
+            st.sampled_from(own),
+            st.sampled_from(foreign),
+            st.builds(
+                lambda ms, seq: f"{ms}-{seq}", st.integers(first_ms - 5, first_ms + 5_000), st.integers(0, 30)
+            ),
+            st.text(max_size=25),
+        )
+
+        @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+        @given(raw=ids)
+        def check(raw: str) -> None:
+            try:
+                after = parse_message_id(raw)
+            except ChatError as error:
+                assert error.code == "bad_message_id"
+                return
+            try:
+                page = runner.run(store.read_after(main, after, 100))
+            except ChatError as error:
+                assert error.code == "unknown_message_id"
+                assert after not in own
+                return
+            assert after in own or id_key(after) < id_key(MessageId(own[0]))
+            assert after not in foreign
+            assert all(id_key(item.id) > id_key(after) for item in page.items)
+
+        try:
+            check()
+        finally:
             runner.run(client.aclose())

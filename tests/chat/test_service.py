@@ -12,7 +12,7 @@ import pytest
 import redis.asyncio as aioredis
 from prometheus_client import REGISTRY
 
-from chat.channels import event_channel, team_channel
+from chat.channels import Channel, event_channel, team_channel
 from chat.errors import ChatError
 from chat.fanout import FanoutConfig, FanoutEngine
 from chat.grants import Grants, Role
@@ -462,3 +462,33 @@ async def test_metrics_count_messages_batches_and_latency(chat: Instance) -> Non
     assert after["recipient_deliveries"] - before["recipient_deliveries"] == 6
     assert _sample("venuekit_chat_fanout_latency_seconds_count", {}) - latency_before == 3
     assert _sample("venuekit_chat_tailed_channels", {"instance": chat.fanout.instance_id}) == 1
+
+
+async def test_the_join_hook_runs_between_subscribe_and_read(chat: Instance) -> None:
+    """A transport enters the socket's room in the hook; a message stored at that moment is in
+    the replay or comes live, and a refused join never reaches the hook."""
+    seen: list[str] = []
+    written: list[ChatMessage] = []
+
+    async def hook(channel: Channel) -> None:
+        assert chat.fanout.is_subscribed(channel, SID_A)
+        seen.append(channel.name)
+        written.append(await say(chat, MIA, channel.name, "sent while joining"))
+
+    before = await say(chat, MIA, "team:t1", "before")
+    await refused(
+        "channel_not_found", chat.service.join(OTTO, SID_C, {"channel": "team:t1"}, on_subscribed=hook)
+    )
+    assert seen == []
+    joined = await chat.service.join(
+        MIA, SID_A, {"channel": "team:t1", "last_id": before.id}, on_subscribed=hook
+    )
+    assert seen == ["team:t1"]
+    timeline = Timeline()
+    timeline.apply([before.to_wire()])
+    timeline.begin_replay(before.id)
+    timeline.apply_replay([i.to_wire() for i in joined.items], joined.more)
+    after = await say(chat, MIA, "team:t1", "after")
+    await wait_until(lambda: chat.sink.timeline_for(SID_A).newest_id == after.id)
+    timeline.apply(chat.sink.items_for(SID_A))
+    assert [m["id"] for m in timeline.messages] == [before.id, written[0].id, after.id]

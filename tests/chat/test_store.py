@@ -1,4 +1,4 @@
-"""The Redis stream store against a real Redis: append, retention, history, replay, moderation."""
+"""The chat store: the contract both twins keep (fixture ``store``), and Redis-only behaviour."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from chat.channels import event_channel, team_channel
 from chat.errors import ChatError
 from chat.grants import Role
 from chat.ids import MessageId, ParticipantId
+from chat.memory_store import MemoryChatStore
 from chat.model import ChatMessage, LockChanged, MessageDeleted
 from chat.retention import Retention
 from chat.store import ChatStore
@@ -21,6 +22,17 @@ from tests.chat.helpers import EVENT, grants, resilient_client
 from tests.support.redis_server import RedisServer
 
 NOW_MS = 1_800_000_000_000
+AnyStore = ChatStore | MemoryChatStore
+
+
+@pytest.fixture(params=["redis", "memory"])
+async def store(request: pytest.FixtureRequest, redis_client: aioredis.Redis) -> AnyStore:
+    """Both twins: the cases that take this fixture are the store contract."""
+    if request.param == "redis":
+        return ChatStore(redis_client)
+    return MemoryChatStore()
+
+
 MAIN = event_channel(EVENT)
 ALICE = grants("alice")
 ORG = grants("org", Role.ORGANISER)
@@ -33,12 +45,11 @@ OLD_FIELDS: dict[Any, Any] = {
 }
 
 
-async def _send(store: ChatStore, n: int, prefix: str = "m") -> list[ChatMessage]:
+async def _send(store: AnyStore, n: int, prefix: str = "m") -> list[ChatMessage]:
     return [await store.append_message(MAIN, ALICE, f"{prefix}{i}", NOW_MS) for i in range(n)]
 
 
-async def test_append_assigns_increasing_server_ids_and_keeps_sender(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_append_assigns_increasing_server_ids_and_keeps_sender(store: AnyStore) -> None:
     sent = await _send(store, 3)
     assert [m.text for m in sent] == ["m0", "m1", "m2"]
     assert sorted(sent, key=lambda m: (m.ts_ms, m.id)) == sent
@@ -48,8 +59,7 @@ async def test_append_assigns_increasing_server_ids_and_keeps_sender(redis_clien
     assert page.messages == sent and not page.more
 
 
-async def test_history_pages_backwards(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_history_pages_backwards(store: AnyStore) -> None:
     sent = await _send(store, 25)
     seen: list[ChatMessage] = []
     before: MessageId | None = None
@@ -62,8 +72,7 @@ async def test_history_pages_backwards(redis_client: aioredis.Redis) -> None:
     assert seen == sent
 
 
-async def test_history_skips_tombstones_and_deleted(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_history_skips_tombstones_and_deleted(store: AnyStore) -> None:
     sent = await _send(store, 6)
     for message in sent[1:5]:
         await store.delete_message(MAIN, message.id, ORG.participant_id)
@@ -74,11 +83,10 @@ async def test_history_skips_tombstones_and_deleted(redis_client: aioredis.Redis
     assert page.messages == [sent[0]] and not page.more
 
 
-async def test_retention_by_length_is_approximate_but_bounded(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_retention_by_length_is_approximate_but_bounded(store: AnyStore) -> None:
     await store.set_retention(EVENT, Retention(max_len=50, max_age_ms=0))
     await _send(store, 400)
-    length = await redis_client.xlen(keys.stream_key(MAIN))
+    length = len((await store.history(MAIN, None, 500)).messages)
     assert 50 <= length < 400
     assert (await store.retention(EVENT)).max_len == 50
 
@@ -100,8 +108,7 @@ async def test_retention_by_age_trims_and_expires(redis_client: aioredis.Redis) 
     assert 0 < ttl_ms <= 60_000
 
 
-async def test_read_after_returns_everything_newer_including_tombstones(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_read_after_returns_everything_newer_including_tombstones(store: AnyStore) -> None:
     sent = await _send(store, 5)
     deleted = await store.delete_message(MAIN, sent[3].id, ORG.participant_id)
     page = await store.read_after(MAIN, sent[1].id, 100)
@@ -114,8 +121,7 @@ async def test_read_after_returns_everything_newer_including_tombstones(redis_cl
     assert page.items == [sent[1], sent[2]] and page.more
 
 
-async def test_read_after_refuses_ids_not_of_this_channel(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_read_after_refuses_ids_not_of_this_channel(store: AnyStore) -> None:
     team = team_channel(EVENT, "t1")
     member = grants("bob", teams=("t1",))
     mine: list[ChatMessage] = []
@@ -146,14 +152,13 @@ async def test_read_after_an_id_older_than_retention_is_truncated(redis_client: 
     assert page.truncated and page.items == [fresh]
 
 
-async def test_lock_refuses_non_organisers_and_is_announced(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_lock_refuses_non_organisers_and_is_announced(store: AnyStore) -> None:
     change = await store.set_locked(MAIN, True, ORG.participant_id)
     assert isinstance(change, LockChanged) and change.locked
     with pytest.raises(ChatError) as err:
         await store.append_message(MAIN, ALICE, "hi", NOW_MS)
     assert err.value.code == "channel_locked"
-    assert await redis_client.xlen(keys.stream_key(MAIN)) == 1
+    assert (await store.history(MAIN, None, 10)).messages == []
     by_org = await store.append_message(MAIN, ORG, "announcement", NOW_MS)
     assert (await store.moderation_state(MAIN, NOW_MS)).locked
     await store.set_locked(MAIN, False, ORG.participant_id)
@@ -162,8 +167,7 @@ async def test_lock_refuses_non_organisers_and_is_announced(redis_client: aiored
     assert by_org.id < after.id or by_org.ts_ms <= after.ts_ms
 
 
-async def test_mute_until_and_unmute(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_mute_until_and_unmute(store: AnyStore) -> None:
     alice = ParticipantId("alice")
     await store.mute(MAIN, alice, NOW_MS + 5_000)
     with pytest.raises(ChatError) as err:
@@ -181,8 +185,7 @@ async def test_mute_until_and_unmute(redis_client: aioredis.Redis) -> None:
     await store.append_message(MAIN, ALICE, "back", NOW_MS)
 
 
-async def test_delete_needs_a_message_of_this_channel(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_delete_needs_a_message_of_this_channel(store: AnyStore) -> None:
     sent = await _send(store, 2)
     tombstone = await store.delete_message(MAIN, sent[0].id, ORG.participant_id)
     assert isinstance(tombstone, MessageDeleted) and tombstone.target_id == sent[0].id
@@ -244,8 +247,7 @@ async def test_every_key_of_an_event_shares_its_hash_tag(redis_client: aioredis.
     assert all(key.startswith("vk:chat:{evt1}:") for key in stored)
 
 
-async def test_empty_channel_history_and_paging_from_a_deleted_id(redis_client: aioredis.Redis) -> None:
-    store = ChatStore(redis_client)
+async def test_empty_channel_history_and_paging_from_a_deleted_id(store: AnyStore) -> None:
     page = await store.history(MAIN, None, 10)
     assert page.messages == [] and not page.more
     sent = await _send(store, 4)
@@ -253,3 +255,17 @@ async def test_empty_channel_history_and_paging_from_a_deleted_id(redis_client: 
     page = await store.history(MAIN, sent[2].id, 10)
     assert page.messages == sent[:2]
     assert await store.last_id(MAIN) > sent[3].id
+
+
+async def test_a_client_id_makes_an_append_idempotent(store: AnyStore) -> None:
+    first = await store.append_message(MAIN, ALICE, "once", NOW_MS, client_id="abc")
+    again = await store.append_message(MAIN, ALICE, "once", NOW_MS, client_id="abc")
+    other_sender = await store.append_message(MAIN, grants("bob"), "once", NOW_MS, client_id="abc")
+    team = team_channel(EVENT, "t1")
+    other_channel = await store.append_message(team, ORG, "once", NOW_MS, client_id="abc")
+    assert again.id == first.id
+    assert len({first.id, other_sender.id, other_channel.id}) == 3
+    assert [m.id for m in (await store.history(MAIN, None, 10)).messages] == [first.id, other_sender.id]
+    # A stored retry is answered even if the channel was locked since (the message is in).
+    await store.set_locked(MAIN, True, ORG.participant_id)
+    assert (await store.append_message(MAIN, ALICE, "once", NOW_MS, client_id="abc")).id == first.id
