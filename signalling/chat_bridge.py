@@ -102,9 +102,12 @@ class ChatBridge:
         return (await self.service.send(grants_of(conn), payload)).to_wire()
 
     async def _join(self, conn: Connection, payload: Any) -> Any:
-        result = await self.service.join(grants_of(conn), RecipientId(conn.sid), payload)
-        channel = _channel_of(conn, result.channel)
-        await self._gateway.enter_room(conn.sid, chat_room(channel))
+        async def enter(channel: Channel) -> None:
+            # after the permission check and the subscription, before the read: no batch can
+            # slip between the replay and the room
+            await self._gateway.enter_room(conn.sid, chat_room(channel))
+
+        result = await self.service.join(grants_of(conn), RecipientId(conn.sid), payload, on_subscribed=enter)
         return result.to_wire()
 
     async def _leave(self, conn: Connection, payload: Any) -> Any:

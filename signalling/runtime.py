@@ -153,6 +153,7 @@ class SignallingRuntime:
         self._locals: dict[EventId, _Local] = {}
         self._starting: dict[EventId, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        self._pending_counts: dict[EventId, dict[SpaceId, int]] = {}
 
     def attach_chat(self, chat: ChatBridge) -> None:
         """Route ``chat_*`` events to ``chat`` (it is built after the gateway, which needs us)."""
@@ -329,7 +330,10 @@ class SignallingRuntime:
                 for space_id in rooms:
                     await gateway.emit(name, payload, to=space_room(event_id, space_id))
                 EMITS.labels(name).inc()
-            case fx.SpaceCountChanged() | fx.BreakoutsOpened() | fx.BreakoutsClosed():
+            case fx.SpaceCountChanged(space_id=space_id, count=count):
+                # Coalesced: a join into a lobby of thousands would otherwise emit to all of them.
+                self._pending_counts.setdefault(event_id, {})[space_id] = count
+            case fx.BreakoutsOpened() | fx.BreakoutsClosed():
                 await gateway.emit(name, payload, to=event_room(event_id))
                 EMITS.labels(name).inc()
             case fx.EventEnded():
@@ -394,9 +398,22 @@ class SignallingRuntime:
             except (OSError, aioredis.RedisError) as exc:
                 log.warning("heartbeat failed: %s", exc)
 
+    async def flush_counts(self) -> None:
+        """Send each space's latest count once, to the whole event (see ``_emit``)."""
+        pending, self._pending_counts = self._pending_counts, {}
+        if self.gateway is None:
+            return
+        for event_id, counts in pending.items():
+            for space_id, count in counts.items():
+                await self.gateway.emit(
+                    "space_count", {"space_id": space_id, "count": count}, to=event_room(event_id)
+                )
+                EMITS.labels("space_count").inc()
+
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_ms / 1000)
+            await self.flush_counts()
             for event_id, replica in list(self.replicas.items()):
                 local = self._locals.get(event_id)
                 if local is None or not local.sid_of:

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import errno
 import logging
+import resource
 import signal
 import sys
 from collections.abc import Sequence
@@ -125,8 +126,16 @@ def _new_loop() -> asyncio.AbstractEventLoop:
         return asyncio.new_event_loop()
 
 
+def _raise_open_file_limit() -> None:
+    """Every socket is a file: let the process use as many as the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    _raise_open_file_limit()
     role = Role(args.role)
     try:
         settings = load_settings()

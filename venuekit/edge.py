@@ -32,6 +32,7 @@ from signalling.kinds import SpaceKind
 from signalling.media_bridge import MediaBridge
 from signalling.runtime import SignallingRuntime
 from signalling.spaces import SpaceConfig
+from venuekit.observability import READINESS_CHECKS_KEY
 
 RUNTIME_KEY: Final = web.AppKey("signalling_runtime", SignallingRuntime)
 GATEWAY_KEY: Final = web.AppKey("signalling_gateway", Gateway)
@@ -102,6 +103,12 @@ def install_edge(
     gateway.attach(app)
     app[RUNTIME_KEY] = runtime
     app[GATEWAY_KEY] = gateway
+
+    async def chat_listener_ready() -> None:
+        if not fanout.listener_up:
+            raise RuntimeError("the chat fan-out cannot read its Redis streams")
+
+    app[READINESS_CHECKS_KEY]["chat_listener"] = chat_listener_ready
 
     async def run_runtime(_app: web.Application) -> AsyncIterator[None]:
         await fanout.start()

@@ -79,5 +79,5 @@ def test_media_hosts_are_ip_addresses_or_all() -> None:
     assert load_settings({}).media_hosts == ("127.0.0.1",)
     assert load_settings({"VENUEKIT_MEDIA_HOSTS": "10.0.0.5, ::1"}).media_hosts == ("10.0.0.5", "::1")
     assert load_settings({"VENUEKIT_MEDIA_HOSTS": "all"}).media_hosts == ()
-    with pytest.raises(SettingsError, match="'example.com' is not an IP address"):
+    with pytest.raises(SettingsError, match=r"'example\.com' is not an IP address"):
         load_settings({"VENUEKIT_MEDIA_HOSTS": "example.com"})

@@ -1,0 +1,385 @@
+"""Chat fan-out benchmark: N Socket.IO clients in one event chat, every message exactly once.
+
+It starts ``venuekit dev`` on a free loopback port (or targets ``--url`` with ``--server-pid``),
+buys N free tickets through the API and exchanges them for attendee join tokens, connects N
+lean WebSocket clients (asking for permessage-deflate, as browsers do), joins them all to the
+event chat, and has each send ``--rate-per-min`` messages a minute for ``--duration-s``. A
+share of the clients drops its connection without a goodbye mid-run and comes back a few
+seconds later, rejoining with the last id it saw.
+
+Every client accepts message ids only in increasing order (stream ids are ordered), so it ends
+holding each message at most once; ``delivered`` counts what they hold, ``missing`` what they
+should hold and do not, ``duplicates`` any id accepted twice (impossible unless ordering
+broke), ``redundant_dropped`` ids received again and dropped by id, as the protocol intends
+around a reconnect. Latency is from the sender's clock to the receiver's (same process), for
+live deliveries. The summary is one JSON line.
+
+    python -m loadtest chat --clients 5000 --rate-per-min 2 --duration-s 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import random
+import resource
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+
+from loadtest.provision import provision
+from loadtest.sio import LeanClient, SocketIOError
+from loadtest.stats import print_summary, process_cpu_s, process_rss_mb
+
+CHANNEL = "event"
+HISTOGRAM_MS = 120_000
+LATENCY_SAMPLE_CLIENTS = 250
+"""Clients that time every message they receive (and check every id); the rest check per batch."""
+
+
+def raise_open_file_limit() -> int:
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def _id_key(message_id: str) -> tuple[int, int]:
+    ms, _, seq = message_id.partition("-")
+    return int(ms), int(seq or 0)
+
+
+@dataclass
+class Stats:
+    histogram: list[int] = field(default_factory=lambda: [0] * HISTOGRAM_MS)
+    live: int = 0
+    duplicates: int = 0
+    redundant: int = 0
+
+    def observe_ms(self, latency_ms: float) -> None:
+        self.histogram[min(HISTOGRAM_MS - 1, max(0, int(latency_ms)))] += 1
+        self.live += 1
+
+    def percentile_ms(self, pct: float) -> float:
+        target = pct / 100 * self.live
+        seen = 0
+        for ms, count in enumerate(self.histogram):
+            seen += count
+            if count and seen >= target:
+                return float(ms)
+        return 0.0
+
+
+class Client:
+    """One simulated participant: accepts message ids in increasing order only."""
+
+    def __init__(self, index: int, token: str, stats: Stats, *, samples_latency: bool = True) -> None:
+        self.index = index
+        self.samples_latency = samples_latency
+        self.token = token
+        self.stats = stats
+        self.last: tuple[int, int] = (0, 0)
+        self.last_live: tuple[int, int] = (0, 0)
+        self.last_id: str | None = None
+        self.accepted = 0
+        self.sio: LeanClient | None = None
+        self.online = False
+
+    def take(self, items: list[dict[str, Any]], *, live: bool) -> None:
+        if not items:
+            return
+        # Fast path (thousands of clients in one process): a live batch that starts after what
+        # we hold and is in order is taken whole. The per-item path checks every id otherwise,
+        # and for the clients that sample latency.
+        if live and not self.samples_latency and all(i.get("type") == "message" for i in items):
+            first, last = _id_key(items[0]["id"]), _id_key(items[-1]["id"])
+            if first > self.last and first > self.last_live and last >= first:
+                count = len(items)
+                if count == 1 or _id_key(items[-2]["id"]) < last:
+                    self.last = self.last_live = last
+                    self.last_id = items[-1]["id"]
+                    self.accepted += count
+                    return
+        now_ns = time.monotonic_ns()
+        for item in items:
+            if item.get("type") != "message":
+                continue
+            key = _id_key(item["id"])
+            if live:
+                if key <= self.last_live:  # the live stream itself repeated or reordered a message
+                    self.stats.duplicates += 1
+                self.last_live = max(key, self.last_live)
+            if key <= self.last:  # already held (a replay and a live batch overlapped): drop by id
+                self.stats.redundant += 1
+                continue
+            self.last, self.last_id = key, item["id"]
+            self.accepted += 1
+            if live and self.samples_latency:
+                parts = item["text"].split(":")
+                if len(parts) == 3:
+                    self.stats.observe_ms((now_ns - int(parts[2])) / 1e6)
+
+    def on_event(self, name: str, data: Any) -> None:
+        if name == "chat_batch" and data.get("channel") == CHANNEL:
+            self.take(data["items"], live=True)
+
+    async def connect(self, session: aiohttp.ClientSession, url: str) -> None:
+        self.sio = LeanClient(session, self.on_event)
+        await self.sio.connect(url, {"token": self.token}, timeout_s=60)
+        payload: dict[str, Any] = {"channel": CHANNEL}
+        if self.last_id is not None:
+            payload["last_id"] = self.last_id
+        reply = await self.sio.call("chat_join", payload, timeout_s=60)
+        if not reply["ok"]:
+            raise SocketIOError(f"chat_join refused: {reply['error']}")
+        data = reply["data"]
+        self.take(data["items"], live=False)
+        more = data["more"] if data["mode"] == "replay" else False
+        while more and self.last_id is not None:
+            page = await self.sio.call(
+                "chat_replay", {"channel": CHANNEL, "after": self.last_id}, timeout_s=60
+            )
+            self.take(page["data"]["items"], live=False)
+            more = page["data"]["more"]
+        self.online = True
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@contextlib.contextmanager
+def _platform(url: str | None, server_pid: int | None) -> Any:
+    """Yield (url, pid): the given platform, or a ``venuekit dev`` started for this run."""
+    if url is not None:
+        yield url, server_pid
+        return
+    port = _free_port()
+    data_dir = tempfile.mkdtemp(prefix="vk-chat-bench-")
+    env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
+    env |= {"VENUEKIT_DATA_DIR": data_dir, "VENUEKIT_LOG_LEVEL": "WARNING"}
+    log = open(os.path.join(data_dir, "server.log"), "wb")  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "venuekit", "dev", "--port", str(port)], env=env, stdout=log, stderr=log
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.poll() is not None:
+                raise RuntimeError(f"venuekit dev exited; see {data_dir}/server.log")
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("venuekit dev did not start within 60 s") from None
+                time.sleep(0.1)
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()
+        shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@dataclass
+class Plan:
+    clients: int
+    rate_per_min: float
+    duration_s: float
+    reconnect_share: float
+    connect_concurrency: int
+    seed: int
+
+
+class ChatRun:
+    """One run: connect everyone, send for the duration with some clients bouncing, drain."""
+
+    def __init__(self, url: str, server_pid: int | None, plan: Plan) -> None:
+        self.url = url
+        self.server_pid = server_pid
+        self.plan = plan
+        self.rng = random.Random(plan.seed)
+        self.stats = Stats()
+        self.population: list[Client] = []
+        self.connect_ms: list[float] = []
+        self.sent = 0
+        self.send_failures = 0
+        self.reconnects = 0
+
+    async def _connect_all(self, session: aiohttp.ClientSession) -> None:
+        gate = asyncio.Semaphore(self.plan.connect_concurrency)
+
+        async def connect(client: Client) -> None:
+            async with gate:
+                t0 = time.monotonic()
+                await client.connect(session, self.url)
+                self.connect_ms.append((time.monotonic() - t0) * 1000)
+
+        await asyncio.gather(*(connect(c) for c in self.population))
+
+    async def _send(self, client: Client, seq: int) -> None:
+        """Send once; if the connection drops meanwhile, send again with the same ``client_id``
+        after the reconnect (the server stores it once), as a browser client would."""
+        text = f"{client.index}:{seq}:{time.monotonic_ns()}"
+        payload = {"channel": CHANNEL, "text": text, "client_id": f"{client.index}-{seq}"}
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if not client.online or client.sio is None:
+                await asyncio.sleep(0.1)
+                continue
+            try:
+                reply = await client.sio.call("chat_send", payload, timeout_s=30)
+            except (SocketIOError, TimeoutError, ConnectionError):
+                continue
+            if not reply["ok"]:
+                self.send_failures += 1
+            return
+        self.send_failures += 1
+
+    async def _bounce(self, session: aiohttp.ClientSession, client: Client, at_s: float) -> None:
+        """Vanish without a goodbye at ``at_s``, come back a little later with the last id seen."""
+        await asyncio.sleep(at_s)
+        assert client.sio is not None
+        client.online = False
+        await client.sio.drop()
+        await asyncio.sleep(self.rng.uniform(1.0, 3.0))
+        await client.connect(session, self.url)
+        self.reconnects += 1
+
+    async def _send_phase(self, session: aiohttp.ClientSession) -> None:
+        plan = self.plan
+        dropping = self.rng.sample(self.population, int(plan.clients * plan.reconnect_share))
+        bouncers = [
+            asyncio.create_task(self._bounce(session, c, self.rng.uniform(0.1, 0.6) * plan.duration_s))
+            for c in dropping
+        ]
+        pending: set[asyncio.Task[None]] = set()
+        per_s = plan.clients * plan.rate_per_min / 60
+        started = tick = time.monotonic()
+        budget = 0.0
+        while (now := time.monotonic()) - started < plan.duration_s:
+            budget += (now - tick) * per_s
+            tick = now
+            while budget >= 1:
+                budget -= 1
+                client = self.population[self.rng.randrange(plan.clients)]
+                if client.online:
+                    self.sent += 1
+                    task = asyncio.create_task(self._send(client, self.sent))
+                    pending.add(task)
+                    task.add_done_callback(pending.discard)
+            await asyncio.sleep(0.01)
+        await asyncio.gather(*pending, return_exceptions=True)
+        await asyncio.gather(*bouncers, return_exceptions=True)
+
+    async def _drain(self, stored: int, timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and any(c.accepted < stored for c in self.population):  # noqa: ASYNC110 - polls an aggregate of thousands of clients
+            await asyncio.sleep(0.1)
+
+    async def run(self) -> dict[str, Any]:
+        plan, pid = self.plan, self.server_pid
+        started = time.monotonic()
+        venue = await provision(self.url, ["Host"], [], attendees=plan.clients, concurrency=64)
+        provision_s = time.monotonic() - started
+        every = max(1, plan.clients // LATENCY_SAMPLE_CLIENTS)
+        self.population = [
+            Client(i, token, self.stats, samples_latency=i % every == 0)
+            for i, token in enumerate(venue.attendees)
+        ]
+        connector = aiohttp.TCPConnector(limit=0)
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=60)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+            t_connect = time.monotonic()
+            await self._connect_all(session)
+            connect_s = time.monotonic() - t_connect
+            cpu_before = process_cpu_s(pid) if pid else 0.0
+            t_send = time.monotonic()
+            await self._send_phase(session)
+            stored = self.sent - self.send_failures
+            await self._drain(stored)
+            send_phase_s = time.monotonic() - t_send
+            cpu_s = (process_cpu_s(pid) - cpu_before) if pid else None
+            rss_mb = process_rss_mb(pid) if pid else None
+            for client in self.population:
+                if client.sio is not None:
+                    with contextlib.suppress(Exception):
+                        await client.sio.close()
+        delivered = sum(min(c.accepted, stored) for c in self.population)
+        expected = stored * plan.clients
+        self.connect_ms.sort()
+        return {
+            "scenario": "chat",
+            "clients": plan.clients,
+            "rate_per_min": plan.rate_per_min,
+            "duration_s": plan.duration_s,
+            "sent": self.sent,
+            "send_failures": self.send_failures,
+            "expected_deliveries": expected,
+            "delivered": delivered,
+            "missing": expected - delivered,
+            "duplicates": self.stats.duplicates,
+            "redundant_dropped": self.stats.redundant,
+            "reconnects": self.reconnects,
+            "latency_p50_ms": self.stats.percentile_ms(50),
+            "latency_p99_ms": self.stats.percentile_ms(99),
+            "latency_max_ms": self.stats.percentile_ms(100),
+            "server_cpu_s": None if cpu_s is None else round(cpu_s, 2),
+            "server_cpu_share": None if cpu_s is None else round(cpu_s / send_phase_s, 3),
+            "server_rss_mb": None if rss_mb is None else round(rss_mb, 1),
+            "loadgen_cpu_s": round(time.process_time(), 2),
+            "connect_s": round(connect_s, 2),
+            "connect_p99_ms": round(self.connect_ms[int(0.99 * (len(self.connect_ms) - 1))], 1)
+            if self.connect_ms
+            else 0.0,
+            "provision_s": round(provision_s, 2),
+        }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest chat", description=__doc__.split("\n")[0])
+    parser.add_argument("--url", help="a running platform (default: start venuekit dev on loopback)")
+    parser.add_argument("--server-pid", type=int, help="pid of the --url server, for CPU and memory")
+    parser.add_argument("--clients", type=int, default=5000)
+    parser.add_argument("--rate-per-min", type=float, default=2.0, help="messages per client per minute")
+    parser.add_argument("--duration-s", type=float, default=60.0)
+    parser.add_argument("--reconnect-share", type=float, default=0.05)
+    parser.add_argument("--connect-concurrency", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--quick", action="store_true", help="500 clients for 20 s")
+    parser.add_argument("--smoke", action="store_true", help="a few clients for a few seconds (tests)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clients, args.duration_s = 500, 20.0
+    if args.smoke:
+        args.clients, args.duration_s, args.rate_per_min, args.reconnect_share = 6, 4.0, 60.0, 0.34
+    raise_open_file_limit()
+    plan = Plan(
+        clients=args.clients,
+        rate_per_min=args.rate_per_min,
+        duration_s=args.duration_s,
+        reconnect_share=args.reconnect_share,
+        connect_concurrency=args.connect_concurrency,
+        seed=args.seed,
+    )
+    with _platform(args.url, args.server_pid) as (url, pid):
+        summary = asyncio.run(ChatRun(url, pid, plan).run())
+    print_summary(summary)
+    return 0 if summary["missing"] == 0 and summary["duplicates"] == 0 else 1
