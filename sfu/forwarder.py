@@ -22,6 +22,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -55,6 +56,9 @@ from sfu.seqnum import SEQ_MASK, seq_add, seq_diff
 log = logging.getLogger(__name__)
 
 SendFn = Callable[[bytes], Awaitable[bool]]
+
+# The most sequence numbers of one subscriber NACK that are answered (the newest ones win).
+MAX_NACKED_PER_PACKET: Final = 64
 AudioLevelFn = Callable[[str, int, float], None]  # (track id, level -dBov, monotonic time)
 
 
@@ -125,7 +129,7 @@ class UpTrack:
         rtcp_ssrc: int,
         targets: Callable[[], Sequence[DownTrack]],
         on_audio_level: AudioLevelFn | None = None,
-        keyframe_interval: float = 1.0,
+        keyframe_interval_s: float = 1.0,
         cache_capacity: int | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
@@ -150,11 +154,14 @@ class UpTrack:
         capacity = cache_capacity or default_capacity
         self.cache = PacketCache(capacity)
         self.nack = NackTracker()
-        self.throttle = KeyframeRequestThrottle(keyframe_interval)
+        self.throttle = KeyframeRequestThrottle(keyframe_interval_s)
         self.stats: ReceiveStats | None = None
         self._sr: _SenderReportMapping | None = None
         self.muted = False
         self.closed = False
+        # labelled metric children resolved once (labels() is a dict lookup under a lock)
+        self._m_received_pkts = metrics.RECEIVED_PACKETS.labels(self.kind)
+        self._m_received_bytes = metrics.RECEIVED_BYTES.labels(self.kind)
         self.keyframes_received = 0
         self.packets_received = 0
 
@@ -191,8 +198,8 @@ class UpTrack:
             self._new_source(packet.ssrc, codec)
         assert self.stats is not None
         self.packets_received += 1
-        metrics.RECEIVED_PACKETS.labels(self.kind).inc()
-        metrics.RECEIVED_BYTES.labels(self.kind).inc(len(packet.payload))
+        self._m_received_pkts.inc()
+        self._m_received_bytes.inc(len(packet.payload))
         self.stats.add(packet.sequence_number, packet.timestamp, arrival)
         self.nack.received(packet.sequence_number)
         if self.is_video and not retransmitted:
@@ -334,6 +341,8 @@ class DownTrack:
         self.packets_sent = 0
         self.retransmissions = 0
         self.closed = False
+        self._m_sent_pkts = metrics.SENT_PACKETS.labels(kind)
+        self._m_sent_bytes = metrics.SENT_BYTES.labels(kind)
         if params is not None:
             self.configure(params)
 
@@ -380,6 +389,15 @@ class DownTrack:
             self.paused = False
             self.restart()
 
+    def reopen(self, up: UpTrack) -> None:
+        """Reuse this closed slot for another track of the same kind (the stream continues)."""
+        if up.kind != self.kind:
+            raise ValueError("cannot reuse a slot for another media kind")
+        self.closed = False
+        self.paused = False
+        self._bind(up)
+        self.restart()
+
     def switch(self, up: UpTrack) -> None:
         """Forward another published track (of the same kind) in this slot from now on."""
         if up.kind != self.kind:
@@ -423,8 +441,8 @@ class DownTrack:
             return False
         self.packets_sent += 1
         self.stats.sent(len(packet.payload), munged.timestamp, self._wallclock(), newest=newest)
-        metrics.SENT_PACKETS.labels(self.kind).inc()
-        metrics.SENT_BYTES.labels(self.kind).inc(len(data))
+        self._m_sent_pkts.inc()
+        self._m_sent_bytes.inc(len(data))
         metrics.FORWARDING_LATENCY.observe(max(0.0, self._monotonic() - arrival))
         return True
 
@@ -456,7 +474,8 @@ class DownTrack:
         if isinstance(packet, RtcpRtpfbPacket) and packet.fmt == RTCP_RTPFB_NACK:
             lost = lost_sequence_numbers(packet.lost)
             metrics.NACKS_RECEIVED.labels(self.kind).inc(len(lost))
-            await self.retransmit(lost)
+            # Bounded so one RTCP packet cannot make the node resend a whole cache.
+            await self.retransmit(lost[-MAX_NACKED_PER_PACKET:])
         elif isinstance(packet, RtcpPsfbPacket) and packet.fmt in (RTCP_PSFB_PLI, RTCP_PSFB_FIR):
             metrics.PLIS_RECEIVED.labels("pli" if packet.fmt == RTCP_PSFB_PLI else "fir").inc()
             await self.up.keyframe_needed("subscriber_pli")
@@ -502,8 +521,8 @@ class DownTrack:
             self.retransmissions += 1
             self.stats.sent(len(out.payload), ts, self._wallclock(), newest=False)
             metrics.RETRANSMISSIONS.labels(mode).inc()
-            metrics.SENT_PACKETS.labels(self.kind).inc()
-            metrics.SENT_BYTES.labels(self.kind).inc(len(data))
+            self._m_sent_pkts.inc()
+            self._m_sent_bytes.inc(len(data))
         return sent
 
     def sender_report(self) -> RtcpSrPacket | None:

@@ -3,7 +3,7 @@
 A video subscriber can only start (or restart after a pause or a switch) on a keyframe, so the
 forwarder holds a subscriber's video until the first packet of a keyframe and asks the publisher
 for one. Those requests (PLI) are throttled per published track: at most one per
-``min_interval`` seconds; a request made inside the interval is remembered and sent when it
+``min_interval_s`` seconds; a request made inside the interval is remembered and sent when it
 ends, unless a keyframe arrived meanwhile.
 
 Pure: no I/O; the caller passes the time.
@@ -99,14 +99,14 @@ def needs_keyframe(codec_name: str) -> bool:
 
 
 class KeyframeRequestThrottle:
-    """At most one keyframe request per ``min_interval`` seconds; none are lost, extras merge."""
+    """At most one keyframe request per ``min_interval_s`` seconds; none are lost, extras merge."""
 
-    __slots__ = ("_last_sent", "_min_interval", "_pending")
+    __slots__ = ("_last_sent", "_min_interval_s", "_pending")
 
-    def __init__(self, min_interval: float = DEFAULT_MIN_INTERVAL_S) -> None:
-        if min_interval < 0:
-            raise ValueError("min_interval must not be negative")
-        self._min_interval = min_interval
+    def __init__(self, min_interval_s: float = DEFAULT_MIN_INTERVAL_S) -> None:
+        if min_interval_s < 0:
+            raise ValueError("min_interval_s must not be negative")
+        self._min_interval_s = min_interval_s
         self._last_sent: float | None = None
         self._pending = False
 
@@ -117,7 +117,7 @@ class KeyframeRequestThrottle:
 
     def request(self, now: float) -> bool:
         """Someone needs a keyframe. ``True``: send a request now. ``False``: it is pending."""
-        if self._last_sent is None or now - self._last_sent >= self._min_interval:
+        if self._last_sent is None or now - self._last_sent >= self._min_interval_s:
             self._last_sent = now
             self._pending = False
             return True
@@ -126,7 +126,7 @@ class KeyframeRequestThrottle:
 
     def poll(self, now: float) -> bool:
         """Called periodically: ``True`` when a pending request is due now."""
-        if self._pending and (self._last_sent is None or now - self._last_sent >= self._min_interval):
+        if self._pending and (self._last_sent is None or now - self._last_sent >= self._min_interval_s):
             self._last_sent = now
             self._pending = False
             return True

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from sfu.seqnum import SEQ_BITS, SEQ_MASK, TS_BITS, TS_MASK, Unwrapper, seq_diff
 
 # Packets of a segment that are this far (or more) behind the newest are stale, not reordered.
-MAX_REORDER = 1 << 14
+MAX_REORDER_PKTS = 1 << 14
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,7 +119,7 @@ class RtpMunger:
         in_ts = self._ts_unwrap.unwrap(timestamp)
         highest_in = self._seq_unwrap.highest
         assert highest_in is not None
-        if in_seq < self._anchor_in_seq or highest_in - in_seq >= MAX_REORDER:
+        if in_seq < self._anchor_in_seq or highest_in - in_seq >= MAX_REORDER_PKTS:
             return None
         out_seq = in_seq + self._seq_offset
         out_ts = in_ts + self._ts_offset

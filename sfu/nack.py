@@ -1,9 +1,9 @@
 """Upstream loss: which packets of a publisher's stream to NACK, and when.
 
 :class:`NackTracker` watches the sequence numbers arriving from a publisher. A gap marks the
-missing numbers; each is NACKed at once and again every ``retry_interval`` seconds, at most
+missing numbers; each is NACKed at once and again every ``retry_interval_s`` seconds, at most
 ``max_attempts`` times, and forgotten once it arrives (a retransmission), once it falls more
-than ``max_age`` packets behind the newest (the publisher keeps a history of about 128 packets),
+than ``max_age_pkts`` packets behind the newest (the publisher keeps a history of about 128 packets),
 or when more than ``max_missing`` are outstanding (the oldest go first).
 
 Pure: no I/O; the caller passes the time.
@@ -25,19 +25,19 @@ MAX_GAP: Final = 1000
 
 
 class NackTracker:
-    __slots__ = ("_max_age", "_max_attempts", "_max_missing", "_missing", "_retry_interval", "_unwrap")
+    __slots__ = ("_max_age_pkts", "_max_attempts", "_max_missing", "_missing", "_retry_interval_s", "_unwrap")
 
     def __init__(
         self,
         *,
-        retry_interval: float = DEFAULT_RETRY_INTERVAL_S,
+        retry_interval_s: float = DEFAULT_RETRY_INTERVAL_S,
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-        max_age: int = DEFAULT_MAX_AGE,
+        max_age_pkts: int = DEFAULT_MAX_AGE,
         max_missing: int = DEFAULT_MAX_MISSING,
     ) -> None:
-        self._retry_interval = retry_interval
+        self._retry_interval_s = retry_interval_s
         self._max_attempts = max_attempts
-        self._max_age = max_age
+        self._max_age_pkts = max_age_pkts
         self._max_missing = max_missing
         self._unwrap = Unwrapper(SEQ_BITS)
         # extended sequence number -> (attempts made, time of the last attempt or None)
@@ -68,7 +68,7 @@ class NackTracker:
         highest = self._unwrap.highest
         if highest is None:
             return
-        for ext in [e for e in self._missing if highest - e > self._max_age]:
+        for ext in [e for e in self._missing if highest - e > self._max_age_pkts]:
             del self._missing[ext]
         if len(self._missing) > self._max_missing:
             for ext in sorted(self._missing)[: len(self._missing) - self._max_missing]:
@@ -79,7 +79,7 @@ class NackTracker:
         out: list[int] = []
         for ext in sorted(self._missing):
             attempts, last = self._missing[ext]
-            if last is not None and now - last < self._retry_interval:
+            if last is not None and now - last < self._retry_interval_s:
                 continue
             attempts += 1
             if attempts >= self._max_attempts:

@@ -8,7 +8,8 @@ Each participant of a space has up to two peer connections with the node:
 - **subscribe**: the node offers, the participant answers. :meth:`SfuNode.subscribe` adds a
   ``sendonly`` m-section for the track (offering only the publisher's codec) and says a new
   offer is needed; :meth:`SfuNode.subscriber_offer` makes it and reports which ``mid`` carries
-  which track; :meth:`SfuNode.subscriber_answer` applies the answer.
+  which track; :meth:`SfuNode.subscriber_answer` applies the answer. An unsubscribed m-section
+  goes ``inactive`` and is reused by a later subscription of the same kind and codec.
 
 Both directions take trickled ICE candidates (:meth:`SfuNode.add_ice_candidate`); the node's own
 candidates are all in its SDP (gathering completes before it answers or offers).
@@ -39,7 +40,7 @@ from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSdesPacket, RtcpSourceIn
 
 from sfu import aiortc_glue as glue
 from sfu import metrics
-from sfu.codecs import is_supported, is_supported_mime
+from sfu.codecs import is_supported, is_supported_mime, map_payload_types
 from sfu.forwarder import DownstreamParams, DownTrack, UpstreamParams, UpTrack
 from sfu.forwarding import ForwardingError, ForwardingTable
 from sfu.speaker import ActiveSpeakerDetector
@@ -215,6 +216,8 @@ class _Participant:
         self.sub_lock = asyncio.Lock()
         self.published: dict[str, _Published] = {}  # by mid
         self.subscriptions: dict[str, _Subscription] = {}  # by track id
+        # unsubscribed m-sections (inactive), reused by later subscriptions of the same kind
+        self.free_slots: list[_Subscription] = []
         self.needs_offer = False
         self.task: asyncio.Task[None] | None = None
         self.closing = False
@@ -251,10 +254,10 @@ class SfuNode:
         ice_servers: tuple[str, ...] = (),
         ice_host_addresses: tuple[str, ...] | None = None,
         on_event: EventCallback | None = None,
-        tick_interval: float = 0.05,
-        rtcp_interval: float = 1.0,
-        speaker_interval: float = 0.3,
-        keyframe_interval: float = 1.0,
+        tick_interval_s: float = 0.05,
+        rtcp_interval_s: float = 1.0,
+        speaker_interval_s: float = 0.3,
+        keyframe_interval_s: float = 1.0,
     ) -> None:
         glue.check_aiortc()
         self.limits = limits or Limits()
@@ -262,10 +265,10 @@ class SfuNode:
         if ice_host_addresses is not None:
             glue.set_ice_host_addresses(ice_host_addresses)
         self._on_event = on_event
-        self._tick_interval = tick_interval
-        self._rtcp_interval = rtcp_interval
-        self._speaker_interval = speaker_interval
-        self._keyframe_interval = keyframe_interval
+        self._tick_interval_s = tick_interval_s
+        self._rtcp_interval_s = rtcp_interval_s
+        self._speaker_interval_s = speaker_interval_s
+        self._keyframe_interval_s = keyframe_interval_s
         self._spaces: dict[str, _Space] = {}
         self._closed = False
         self._cleanup_tasks: set[asyncio.Task[None]] = set()
@@ -377,6 +380,7 @@ class SfuNode:
                 metrics.PEERS.labels(direction).dec()
         participant.pub_pc = participant.sub_pc = None
         participant.published.clear()
+        participant.free_slots.clear()
         del space.participants[participant_id]
         change = space.speaker.remove(participant_id)
         if change is not None:
@@ -517,7 +521,7 @@ class SfuNode:
             rtcp_ssrc=published.tap.rtcp_ssrc,
             targets=lambda: space.table.targets(track_id),
             on_audio_level=lambda _track, level, now: space.speaker.observe(participant.id, level, now),
-            keyframe_interval=self._keyframe_interval,
+            keyframe_interval_s=self._keyframe_interval_s,
         )
         space.table.add_track(track_id, participant.id, kind)
         space.ups[track_id] = up
@@ -603,33 +607,64 @@ class SfuNode:
         async with participant.sub_lock:
             if participant.sub_pc is None:
                 participant.sub_pc = self._new_pc(space, participant, "subscribe")
-            transceiver = participant.sub_pc.addTransceiver(up.kind, direction="sendonly")
-            if not glue.prefer_codecs(transceiver, up.codecs):
-                glue.set_transceiver_direction(transceiver, "inactive")
-                raise SfuError(
-                    SfuErrorCode.UNSUPPORTED_CODEC, f"the node cannot send {up.codecs[0].mime_type}"
-                )
-            outbound = _Outbound()
-            tap = glue.tap_sender(transceiver, outbound)
-            down = DownTrack(
-                subscriber_id=participant_id,
-                up=up,
-                kind=up.kind,
-                ssrc=tap.ssrc,
-                rtx_ssrc=tap.rtx_ssrc,
-                send_rtp=tap.send_rtp,
-            )
-            outbound.down = down
+            slot = self._reuse_slot(participant, up) or self._new_slot(participant, participant.sub_pc, up)
+            slot.track_id = track_id
             try:
-                space.table.subscribe(participant_id, track_id, down)
+                space.table.subscribe(participant_id, track_id, slot.down)
             except ForwardingError as exc:  # raced with an unpublish
-                glue.set_transceiver_direction(transceiver, "inactive")
+                self._free_slot(participant, slot)
                 raise SfuError(SfuErrorCode.UNKNOWN_TRACK, exc.message) from None
-            participant.subscriptions[track_id] = _Subscription(track_id, transceiver, tap, outbound, down)
+            participant.subscriptions[track_id] = slot
             participant.needs_offer = True
             metrics.SUBSCRIPTIONS.inc()
         self._emit(SfuEvent("renegotiation_needed", space_id, participant_id, track_id))
         return True
+
+    def _new_slot(self, participant: _Participant, pc: RTCPeerConnection, up: UpTrack) -> _Subscription:
+        transceiver = pc.addTransceiver(up.kind, direction="sendonly")
+        if not glue.prefer_codecs(transceiver, up.codecs):
+            glue.set_transceiver_direction(transceiver, "inactive")
+            raise SfuError(SfuErrorCode.UNSUPPORTED_CODEC, f"the node cannot send {up.codecs[0].mime_type}")
+        outbound = _Outbound()
+        tap = glue.tap_sender(transceiver, outbound)
+        down = DownTrack(
+            subscriber_id=participant.id,
+            up=up,
+            kind=up.kind,
+            ssrc=tap.ssrc,
+            rtx_ssrc=tap.rtx_ssrc,
+            send_rtp=tap.send_rtp,
+        )
+        outbound.down = down
+        return _Subscription("", transceiver, tap, outbound, down)
+
+    def _reuse_slot(self, participant: _Participant, up: UpTrack) -> _Subscription | None:
+        """An unsubscribed m-section that can carry ``up``: same kind, and either negotiated with
+        a codec of the same format or never offered at all."""
+        for slot in participant.free_slots:
+            if slot.down.kind != up.kind:
+                continue
+            params = slot.down.params
+            if params is None:
+                usable = glue.transceiver_mid(slot.transceiver) is None and glue.prefer_codecs(
+                    slot.transceiver, up.codecs
+                )
+            else:
+                usable = bool(map_payload_types(up.codecs[:1], params.codecs).media)
+            if usable:
+                participant.free_slots.remove(slot)
+                glue.set_transceiver_direction(slot.transceiver, "sendonly")
+                slot.down.reopen(up)
+                slot.outbound.down = slot.down
+                return slot
+        return None
+
+    def _free_slot(self, participant: _Participant, slot: _Subscription) -> None:
+        slot.down.close()
+        slot.outbound.down = None
+        slot.track_id = ""
+        glue.set_transceiver_direction(slot.transceiver, "inactive")
+        participant.free_slots.append(slot)
 
     async def subscriber_offer(self, space_id: str, participant_id: str) -> SubscriberOffer:
         participant = self._participant(space_id, participant_id)
@@ -686,9 +721,7 @@ class SfuNode:
         sub = participant.subscriptions.pop(track_id, None)
         if sub is None:
             return
-        sub.down.close()
-        sub.outbound.down = None
-        glue.set_transceiver_direction(sub.transceiver, "inactive")
+        self._free_slot(participant, sub)
         metrics.SUBSCRIPTIONS.dec()
 
     def _subscription(self, space_id: str, participant_id: str, track_id: str) -> _Subscription:
@@ -758,15 +791,15 @@ class SfuNode:
     async def _run_rtcp(self, participant: _Participant) -> None:
         """Per participant: NACK retries and pending keyframe requests (every tick); receiver
         reports to them as publisher and sender reports to them as subscriber (every ~second)."""
-        next_report = time.monotonic() + self._rtcp_interval
+        next_report = time.monotonic() + self._rtcp_interval_s
         while True:
-            await asyncio.sleep(self._tick_interval)
+            await asyncio.sleep(self._tick_interval_s)
             try:
                 for up in participant.up_tracks:
                     await up.tick()
                 now = time.monotonic()
                 if now >= next_report:
-                    next_report = now + self._rtcp_interval * random.uniform(0.5, 1.5)  # noqa: S311
+                    next_report = now + self._rtcp_interval_s * random.uniform(0.5, 1.5)  # noqa: S311
                     await self._send_reports(participant)
             except Exception:
                 log.exception("RTCP work for %s failed", participant.id)
@@ -793,7 +826,7 @@ class SfuNode:
 
     async def _run_speaker(self, space: _Space) -> None:
         while True:
-            await asyncio.sleep(self._speaker_interval)
+            await asyncio.sleep(self._speaker_interval_s)
             try:
                 change = space.speaker.update(time.monotonic())
                 if change is not None:

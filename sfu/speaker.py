@@ -1,13 +1,13 @@
 """Active-speaker detection for one space, from the audio-level extension of forwarded audio.
 
 Every audio packet carries its level in -dBov (0 loudest, 127 silence). Per speaker the detector
-keeps the samples of the last ``window`` seconds; a sample louder than ``threshold`` (-dBov at or
+keeps the samples of the last ``window_s`` seconds; a sample louder than ``threshold`` (-dBov at or
 below it) counts with a weight that grows with loudness. A speaker's score is the sum of weights
-over the window divided by the expected number of samples (``window * packets_per_s``), so a
+over the window divided by the expected number of samples (``window_s * packets_per_s``), so a
 speaker who spoke through the whole window scores more than one who coughed once.
 
 The active speaker changes when someone else's score is at least ``min_score`` and beats the
-current speaker's by ``switch_ratio`` (and no change happened within the last ``min_hold``
+current speaker's by ``switch_ratio`` (and no change happened within the last ``min_hold_s``
 seconds). When everybody is silent the last active speaker stays active; a speaker who leaves
 is cleared at once.
 
@@ -38,19 +38,19 @@ class ActiveSpeakerDetector:
     def __init__(
         self,
         *,
-        window: float = DEFAULT_WINDOW_S,
+        window_s: float = DEFAULT_WINDOW_S,
         threshold: int = DEFAULT_THRESHOLD,
         packets_per_s: int = DEFAULT_PACKETS_PER_S,
         min_score: float = DEFAULT_MIN_SCORE,
         switch_ratio: float = DEFAULT_SWITCH_RATIO,
-        min_hold: float = DEFAULT_MIN_HOLD_S,
+        min_hold_s: float = DEFAULT_MIN_HOLD_S,
     ) -> None:
-        self._window = window
+        self._window_s = window_s
         self._threshold = threshold
-        self._expected = max(1.0, window * packets_per_s)
+        self._expected = max(1.0, window_s * packets_per_s)
         self._min_score = min_score
         self._switch_ratio = switch_ratio
-        self._min_hold = min_hold
+        self._min_hold_s = min_hold_s
         self._samples: dict[str, deque[tuple[float, float]]] = {}
         self._current: str | None = None
         self._last_change: float | None = None
@@ -70,7 +70,7 @@ class ActiveSpeakerDetector:
         self._expire(samples, now)
 
     def _expire(self, samples: deque[tuple[float, float]], now: float) -> None:
-        while samples and now - samples[0][0] > self._window:
+        while samples and now - samples[0][0] > self._window_s:
             samples.popleft()
 
     def score(self, speaker: str, now: float) -> float:
@@ -90,7 +90,7 @@ class ActiveSpeakerDetector:
 
     def update(self, now: float) -> SpeakerChange | None:
         """Re-evaluate at ``now``; returns the change, if any."""
-        if self._last_change is not None and now - self._last_change < self._min_hold:
+        if self._last_change is not None and now - self._last_change < self._min_hold_s:
             return None
         scores = {speaker: self.score(speaker, now) for speaker in self._samples}
         if not scores:

@@ -28,13 +28,14 @@ WIDTH, HEIGHT = 320, 240
 class MovingVideo(VideoStreamTrack):
     """Frames whose brightness changes over time, so each one encodes to something new."""
 
-    def __init__(self) -> None:
+    def __init__(self, width: int = WIDTH, height: int = HEIGHT) -> None:
         super().__init__()
+        self.width, self.height = width, height
         self.count = 0
 
     async def recv(self) -> av.VideoFrame:
         pts, time_base = await self.next_timestamp()
-        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        frame = av.VideoFrame(self.width, self.height, "yuv420p")
         luma = (self.count * 9) % 200 + 20
         frame.planes[0].update(bytes([luma]) * frame.planes[0].buffer_size)
         for plane in frame.planes[1:]:
@@ -77,9 +78,16 @@ class Publisher:
     track_ids: dict[str, str]  # kind -> track id
 
 
-async def publish(node: SfuNode, space: str, who: str, *, audio_amplitude: int = 12000) -> Publisher:
+async def publish(
+    node: SfuNode,
+    space: str,
+    who: str,
+    *,
+    audio_amplitude: int = 12000,
+    size: tuple[int, int] = (WIDTH, HEIGHT),
+) -> Publisher:
     pc = new_pc()
-    video, audio = MovingVideo(), ToneAudio(audio_amplitude)
+    video, audio = MovingVideo(*size), ToneAudio(audio_amplitude)
     pc.addTransceiver(video, direction="sendonly")
     pc.addTransceiver(audio, direction="sendonly")
     await pc.setLocalDescription(await pc.createOffer())

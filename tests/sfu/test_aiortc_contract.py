@@ -266,7 +266,11 @@ async def test_aiortc_alone_would_crash_on_the_bad_remb() -> None:
         router.route_rtcp(remb)
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    deadline=None,
+    max_examples=300,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(data=st.binary(max_size=200), rtcp=st.booleans())
 async def test_fuzz_the_demultiplexers(rig: Rig, data: bytes, rtcp: bool) -> None:
     if rtcp:
@@ -275,7 +279,11 @@ async def test_fuzz_the_demultiplexers(rig: Rig, data: bytes, rtcp: bool) -> Non
         await rig.transport._handle_rtp_data(data, arrival_time_ms=0)
 
 
-@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    deadline=None,
+    max_examples=200,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     header=st.tuples(
         st.integers(0, 255), st.integers(0, 255), st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF)

@@ -191,13 +191,19 @@ async def _until(condition, within_s: float = 10.0) -> None:  # type: ignore[no-
         await asyncio.sleep(0.05)
 
 
+def _own_threads() -> set[str]:
+    """Threads other than the default executor's (which grows lazily and never shrinks)."""
+    import threading
+
+    return {t.name for t in threading.enumerate() if not t.name.startswith("asyncio_")}
+
+
 def _gauge(name: str, **labels: str) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
 async def test_no_leaks_over_many_joins_and_leaves(node: SfuNode) -> None:
     import gc
-    import threading
 
     await node.create_space("room")
     await node.add_participant("room", "alice")
@@ -217,7 +223,7 @@ async def test_no_leaks_over_many_joins_and_leaves(node: SfuNode) -> None:
     await cycle("warmup", vanish=False)  # the publisher's tasks and encoder threads are up now
     await asyncio.sleep(0.3)
     baseline_tasks = set(asyncio.all_tasks())
-    baseline_threads = threading.active_count()
+    baseline_threads = _own_threads()
     peers = _gauge("venuekit_sfu_peers", direction="subscribe")
     subs_gauge = _gauge("venuekit_sfu_subscriptions")
     try:
@@ -235,6 +241,82 @@ async def test_no_leaks_over_many_joins_and_leaves(node: SfuNode) -> None:
             await _until(lambda: not (asyncio.all_tasks() - baseline_tasks))
         except TimeoutError:
             raise AssertionError(f"tasks left: {asyncio.all_tasks() - baseline_tasks}") from None
-        await _until(lambda: threading.active_count() <= baseline_threads)
+        await _until(lambda: _own_threads() <= baseline_threads)
+        assert decoder_threads() == 0  # the subscribers' are gone, and the node never had any
     finally:
         await pub.pc.close()
+
+
+async def test_publisher_renegotiation_adds_and_removes_tracks(node: SfuNode) -> None:
+    from aiortc import RTCSessionDescription
+
+    from tests.sfu.peers import MovingVideo, ToneAudio, new_pc
+
+    await node.create_space("room")
+    await node.add_participant("room", "alice")
+    await node.add_participant("room", "bob")
+    pc = new_pc()
+    pc.addTransceiver(MovingVideo(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    first = await node.publish("room", "alice", pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=first.sdp, type="answer"))
+    assert first.added == ("alice:0",)
+
+    audio_t = pc.addTransceiver(ToneAudio(), direction="sendonly")
+    await pc.setLocalDescription(await pc.createOffer())
+    second = await node.publish("room", "alice", pc.localDescription.sdp)
+    await pc.setRemoteDescription(RTCSessionDescription(sdp=second.sdp, type="answer"))
+    assert second.added == ("alice:1",) and second.removed == ()
+    assert {t.kind for t in second.tracks} == {"video", "audio"}
+
+    sub = await subscribe(node, "room", "bob", ["alice:0", "alice:1"])
+    try:
+        await sub.wait_for(video=5, audio=5)
+        audio_t.direction = "inactive"
+        await pc.setLocalDescription(await pc.createOffer())
+        third = await node.publish("room", "alice", pc.localDescription.sdp)
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=third.sdp, type="answer"))
+        assert third.removed == ("alice:1",)
+        assert [t.track_id for t in node.tracks("room")] == ["alice:0"]
+        assert list(node.subscriptions("room", "bob")) == ["alice:0"]  # bob's audio went with it
+        events = [(e.type, e.track_id) for e in node.events]  # type: ignore[attr-defined]
+        assert ("track_unpublished", "alice:1") in events
+        frames = len(sub.frames["video"])
+        await sub.wait_for(video=frames + 5, audio=0)  # video carries on
+    finally:
+        await sub.close()
+        await pc.close()
+
+
+async def test_unsubscribed_slot_is_reused_and_the_stream_switches(node: SfuNode) -> None:
+    from aiortc import RTCSessionDescription
+
+    await node.create_space("room")
+    for who in ("alice", "carol", "bob"):
+        await node.add_participant("room", who)
+    alice = await publish(node, "room", "alice")
+    carol = await publish(node, "room", "carol", size=(160, 120))
+    sub = await subscribe(node, "room", "bob", [alice.track_ids["video"]])
+    try:
+        await sub.wait_for(video=5, audio=0)
+        assert (sub.frames["video"][-1].width, sub.frames["video"][-1].height) == (WIDTH, HEIGHT)
+        first_mid = node.subscriptions("room", "bob")[alice.track_ids["video"]]["mid"]
+
+        await node.unsubscribe("room", "bob", alice.track_ids["video"])
+        await node.subscribe("room", "bob", carol.track_ids["video"])
+        offer = await node.subscriber_offer("room", "bob")
+        assert offer.mids == {carol.track_ids["video"]: first_mid}  # same m-section
+        assert offer.sdp.count("m=video") == 1
+        await sub.pc.setRemoteDescription(RTCSessionDescription(sdp=offer.sdp, type="offer"))
+        await sub.pc.setLocalDescription(await sub.pc.createAnswer())
+        await node.subscriber_answer("room", "bob", sub.pc.localDescription.sdp)
+
+        last = sub.frames["video"]
+        await _until(lambda: (last[-1].width, last[-1].height) == (160, 120))
+        frames = len(sub.frames["video"])
+        await sub.wait_for(video=frames + 5, audio=0)  # and keeps decoding
+        assert node.subscriptions("room", "bob")[carol.track_ids["video"]]["ready"]
+    finally:
+        await sub.close()
+        await alice.pc.close()
+        await carol.pc.close()

@@ -296,7 +296,7 @@ async def test_audio_levels_reach_the_callback_and_audio_needs_no_keyframe() -> 
     assert up_rtcp.data == []  # no PLI, no NACK for audio
 
 
-@settings(max_examples=300, suppress_health_check=[HealthCheck.too_slow])
+@settings(deadline=None, max_examples=300, suppress_health_check=[HealthCheck.too_slow])
 @given(
     st.lists(
         st.tuples(
@@ -330,3 +330,19 @@ async def test_garbage_packets_never_raise(
     assert metric("venuekit_sfu_dropped_packets_total", reason="internal_error") == internal
     for out in sink.rtp():
         assert out.ssrc in (5000, 5001)
+
+
+async def test_one_nack_cannot_drain_the_cache() -> None:
+    from sfu.forwarder import MAX_NACKED_PER_PACKET
+
+    table: ForwardingTable[DownTrack] = ForwardingTable()
+    clock, up_rtcp, sink = Clock(), Sink(), Sink()
+    up = video_up(table, clock, up_rtcp)
+    down = subscribe(table, up, clock, sink)
+    for i in range(300):
+        await up.on_rtp(rtp(i, 0, VP8_KEY if i == 0 else VP8_CONT))
+    sent = [p.sequence_number for p in sink.rtp()]
+    await down.on_rtcp(RtcpRtpfbPacket(fmt=RTCP_RTPFB_NACK, ssrc=1, media_ssrc=5000, lost=sent))
+    assert down.retransmissions == MAX_NACKED_PER_PACKET
+    resent = [struct.unpack("!H", p.payload[:2])[0] for p in sink.rtp()[300:]]
+    assert resent == sent[-MAX_NACKED_PER_PACKET:]

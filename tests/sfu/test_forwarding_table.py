@@ -78,7 +78,7 @@ ops = st.lists(
 )
 
 
-@settings(max_examples=200)
+@settings(deadline=None, max_examples=200)
 @given(ops)
 def test_invariants_hold_under_any_sequence(sequence: list[tuple[str, str, str, int]]) -> None:
     t: ForwardingTable[tuple[str, str]] = ForwardingTable()

@@ -9,7 +9,7 @@ import av
 import pytest
 from aiortc.codecs import get_encoder
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfu.keyframe import KeyframeRequestThrottle, is_keyframe_start, needs_keyframe
@@ -77,6 +77,7 @@ def test_audio_has_no_keyframes() -> None:
     assert not is_keyframe_start("opus", b"\x00\x01")
 
 
+@settings(deadline=None)
 @given(st.sampled_from(["VP8", "H264", "opus", "X"]), st.binary(max_size=64))
 def test_never_raises_on_garbage(codec: str, payload: bytes) -> None:
     assert isinstance(is_keyframe_start(codec, payload), bool)
@@ -112,6 +113,7 @@ def test_defer_is_sent_by_poll() -> None:
     assert t.poll(1.0)
 
 
+@settings(deadline=None)
 @given(st.lists(st.floats(0, 0.5, allow_nan=False), max_size=200))
 def test_throttle_never_exceeds_rate(gaps: list[float]) -> None:
     t = KeyframeRequestThrottle(1.0)

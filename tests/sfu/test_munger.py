@@ -150,7 +150,7 @@ steps = st.builds(
 )
 
 
-@settings(max_examples=300)
+@settings(deadline=None, max_examples=300)
 @given(
     st.integers(0, SEQ_MASK),
     st.integers(0, TS_MASK),

@@ -277,7 +277,7 @@ async def test_fuzz_publish_offers_only_ever_refuse_cleanly(
         await node.remove_participant("room", who)
 
 
-@settings(max_examples=300)
+@settings(deadline=None, max_examples=300)
 @given(st.text(max_size=300))
 def test_fuzz_sdp_parser(text: str) -> None:
     with contextlib.suppress(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from aiortc.rtp import RtpPacket
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfu.packet_cache import PacketCache
@@ -60,6 +60,7 @@ def test_clear() -> None:
     assert c.get(1) is None and len(c) == 0
 
 
+@settings(deadline=None)
 @given(st.integers(0, SEQ_MASK), st.lists(st.integers(-3, 20), max_size=300))
 def test_cache_matches_a_reference_model(start: int, steps: list[int]) -> None:
     cap = 32

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aiortc.rtp import HeaderExtensions, RtpPacket, unpack_header_extensions
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfu.rtp_ext import (
@@ -57,6 +57,7 @@ def test_abs_send_time_is_24_bit_fixed_point() -> None:
     assert (b - a) % (1 << 24) == 1 << 17  # half a second in 6.18
 
 
+@settings(deadline=None)
 @given(st.one_of(st.none(), st.integers(), st.tuples(st.booleans(), st.integers(-500, 500)), st.text()))
 def test_audio_level_validates(value: object) -> None:
     result = audio_level(HeaderExtensions(audio_level=value))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sfu.seqnum import SEQ_MOD, TS_MOD, Unwrapper, seq_add, seq_diff, seq_gt, ts_add, ts_diff, ts_gt
@@ -27,16 +27,19 @@ def test_ts_wraps() -> None:
     assert ts_gt(5, TS_MOD - 5)
 
 
+@settings(deadline=None)
 @given(seqs, st.integers(-32768, 32767))
 def test_seq_add_then_diff_roundtrips(a: int, delta: int) -> None:
     assert seq_diff(seq_add(a, delta), a) == delta
 
 
+@settings(deadline=None)
 @given(tss, st.integers(-(1 << 31), (1 << 31) - 1))
 def test_ts_add_then_diff_roundtrips(a: int, delta: int) -> None:
     assert ts_diff(ts_add(a, delta), a) == delta
 
 
+@settings(deadline=None)
 @given(seqs, seqs)
 def test_seq_gt_is_antisymmetric(a: int, b: int) -> None:
     assert not (seq_gt(a, b) and seq_gt(b, a))
@@ -56,6 +59,7 @@ def test_unwrapper_can_go_below_first() -> None:
     assert u.highest == 0
 
 
+@settings(deadline=None)
 @given(seqs, st.lists(st.integers(-3000, 3000), max_size=200))
 def test_unwrapper_tracks_true_counter(start: int, steps: list[int]) -> None:
     """Feeding a counter that moves by less than half the space is recovered exactly."""

@@ -32,7 +32,7 @@ def test_silence_keeps_last_speaker_and_noise_is_ignored() -> None:
 
 
 def test_switches_only_with_a_clear_margin_and_after_hold() -> None:
-    d = ActiveSpeakerDetector(min_hold=0.5)
+    d = ActiveSpeakerDetector(min_hold_s=0.5)
     t = feed(d, {"alice": 30}, 0.0, 1.0)
     d.update(t)
     # bob about as loud as alice: no switch
