@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import random
 import resource
@@ -80,7 +81,13 @@ class Stats:
 
 
 class Client:
-    """One simulated participant: accepts message ids in increasing order only."""
+    """One simulated participant, holding each message id once.
+
+    Until its first reconnect a client sees one ordered live stream, so holding "everything up
+    to the last id" is exact and costs nothing per message. After a reconnect, replay pages and
+    live batches overlap and interleave, so from then on it keeps the set of ids it holds above
+    what it had before the drop, as a browser client keeps ids to drop duplicates.
+    """
 
     def __init__(self, index: int, token: str, stats: Stats, *, samples_latency: bool = True) -> None:
         self.index = index
@@ -91,24 +98,32 @@ class Client:
         self.last_live: tuple[int, int] = (0, 0)
         self.last_id: str | None = None
         self.accepted = 0
+        self.base: tuple[int, int] | None = None
+        """Set mode: everything up to ``base`` was held before the drop; ``held`` is above it."""
+        self.held: set[str] = set()
+        self.first_live: tuple[int, int] | None = None
+        """The first id that arrived live since the last (re)join: a replay that reaches it is done."""
         self.sio: LeanClient | None = None
         self.online = False
 
     def take(self, items: list[dict[str, Any]], *, live: bool) -> None:
         if not items:
             return
-        # Fast path (thousands of clients in one process): a live batch that starts after what
-        # we hold and is in order is taken whole. The per-item path checks every id otherwise,
-        # and for the clients that sample latency.
-        if live and not self.samples_latency and all(i.get("type") == "message" for i in items):
+        # Fast path (thousands of clients in one process): an in-order live batch that starts
+        # after what we hold is taken whole; the per-item path below checks every id otherwise.
+        if (
+            live
+            and self.base is None
+            and not self.samples_latency
+            and all(i.get("type") == "message" for i in items)
+        ):
             first, last = _id_key(items[0]["id"]), _id_key(items[-1]["id"])
-            if first > self.last and first > self.last_live and last >= first:
-                count = len(items)
-                if count == 1 or _id_key(items[-2]["id"]) < last:
-                    self.last = self.last_live = last
-                    self.last_id = items[-1]["id"]
-                    self.accepted += count
-                    return
+            in_order = len(items) == 1 or _id_key(items[-2]["id"]) < last
+            if first > self.last and first > self.last_live and last >= first and in_order:
+                self.last = self.last_live = last
+                self.last_id = items[-1]["id"]
+                self.accepted += len(items)
+                return
         now_ns = time.monotonic_ns()
         for item in items:
             if item.get("type") != "message":
@@ -118,39 +133,95 @@ class Client:
                 if key <= self.last_live:  # the live stream itself repeated or reordered a message
                     self.stats.duplicates += 1
                 self.last_live = max(key, self.last_live)
-            if key <= self.last:  # already held (a replay and a live batch overlapped): drop by id
-                self.stats.redundant += 1
+                if self.first_live is None:
+                    self.first_live = key
+            if not self._hold(item["id"], key):
+                self.stats.redundant += 1  # a replay and a live batch overlapped: dropped by id
                 continue
-            self.last, self.last_id = key, item["id"]
-            self.accepted += 1
             if live and self.samples_latency:
                 parts = item["text"].split(":")
                 if len(parts) == 3:
                     self.stats.observe_ms((now_ns - int(parts[2])) / 1e6)
+
+    def _hold(self, message_id: str, key: tuple[int, int]) -> bool:
+        if self.base is None:
+            if key <= self.last:
+                return False
+        elif key <= self.base or message_id in self.held:
+            return False
+        else:
+            self.held.add(message_id)
+        self.accepted += 1
+        if key > self.last:
+            self.last, self.last_id = key, message_id
+        return True
+
+    def _caught_up(self, replayed_id: str) -> bool:
+        return self.first_live is not None and _id_key(replayed_id) >= self.first_live
 
     def on_event(self, name: str, data: Any) -> None:
         if name == "chat_batch" and data.get("channel") == CHANNEL:
             self.take(data["items"], live=True)
 
     async def connect(self, session: aiohttp.ClientSession, url: str) -> None:
+        rejoining = self.last_id is not None
+        self.first_live = None
+        if rejoining and self.base is None:
+            self.base = self.last
         self.sio = LeanClient(session, self.on_event)
         await self.sio.connect(url, {"token": self.token}, timeout_s=60)
         payload: dict[str, Any] = {"channel": CHANNEL}
-        if self.last_id is not None:
+        if rejoining:
             payload["last_id"] = self.last_id
         reply = await self.sio.call("chat_join", payload, timeout_s=60)
         if not reply["ok"]:
             raise SocketIOError(f"chat_join refused: {reply['error']}")
         data = reply["data"]
         self.take(data["items"], live=False)
-        more = data["more"] if data["mode"] == "replay" else False
-        while more and self.last_id is not None:
-            page = await self.sio.call(
-                "chat_replay", {"channel": CHANNEL, "after": self.last_id}, timeout_s=60
-            )
-            self.take(page["data"]["items"], live=False)
-            more = page["data"]["more"]
+        if data["mode"] == "replay":
+            # page on from the end of the last page, not from the newest id held: live batches
+            # may already have brought newer messages than the replay has reached
+            # ...and stop once the replay reaches what came live: everything newer comes live too
+            page = data
+            while page["more"] and page["items"]:
+                after = page["items"][-1]["id"]
+                if self._caught_up(after):
+                    break
+                reply = await self.sio.call("chat_replay", {"channel": CHANNEL, "after": after}, timeout_s=60)
+                page = reply["data"]
+                self.take(page["items"], live=False)
         self.online = True
+
+
+FANOUT_METRIC = "venuekit_chat_fanout_latency_seconds_bucket"
+
+
+async def scrape_buckets(session: aiohttp.ClientSession, url: str) -> dict[float, float]:
+    """The server's own fan-out latency histogram (cumulative counts by upper bound, seconds)."""
+    try:
+        async with session.get(url.rstrip("/") + "/metrics") as resp:
+            text = await resp.text()
+    except aiohttp.ClientError:
+        return {}
+    buckets: dict[float, float] = {}
+    for line in text.splitlines():
+        if line.startswith(FANOUT_METRIC + "{"):
+            labels, _, value = line.rpartition(" ")
+            bound = labels.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(value)
+    return buckets
+
+
+def bucket_percentile_ms(before: dict[float, float], after: dict[float, float], pct: float) -> float | None:
+    """Upper bound (ms) of the bucket holding the ``pct`` percentile of what happened in between."""
+    deltas = sorted((bound, after[bound] - before.get(bound, 0.0)) for bound in after)
+    if not deltas or deltas[-1][1] <= 0:
+        return None
+    target = pct / 100 * deltas[-1][1]
+    for bound, cumulative in deltas:
+        if cumulative >= target:
+            return bound * 1000
+    return None
 
 
 def _free_port() -> int:
@@ -265,13 +336,13 @@ class ChatRun:
 
     async def _send_phase(self, session: aiohttp.ClientSession) -> None:
         plan = self.plan
-        dropping = self.rng.sample(self.population, int(plan.clients * plan.reconnect_share))
+        dropping = self.rng.sample(self.population, int(len(self.population) * plan.reconnect_share))
         bouncers = [
             asyncio.create_task(self._bounce(session, c, self.rng.uniform(0.1, 0.6) * plan.duration_s))
             for c in dropping
         ]
         pending: set[asyncio.Task[None]] = set()
-        per_s = plan.clients * plan.rate_per_min / 60
+        per_s = len(self.population) * plan.rate_per_min / 60
         started = tick = time.monotonic()
         budget = 0.0
         while (now := time.monotonic()) - started < plan.duration_s:
@@ -279,7 +350,7 @@ class ChatRun:
             tick = now
             while budget >= 1:
                 budget -= 1
-                client = self.population[self.rng.randrange(plan.clients)]
+                client = self.population[self.rng.randrange(len(self.population))]
                 if client.online:
                     self.sent += 1
                     task = asyncio.create_task(self._send(client, self.sent))
@@ -294,63 +365,202 @@ class ChatRun:
         while time.monotonic() < deadline and any(c.accepted < stored for c in self.population):  # noqa: ASYNC110 - polls an aggregate of thousands of clients
             await asyncio.sleep(0.1)
 
-    async def run(self) -> dict[str, Any]:
-        plan, pid = self.plan, self.server_pid
-        started = time.monotonic()
-        venue = await provision(self.url, ["Host"], [], attendees=plan.clients, concurrency=64)
-        provision_s = time.monotonic() - started
-        every = max(1, plan.clients // LATENCY_SAMPLE_CLIENTS)
+    async def run_part(self, tokens: list[str], offset: int, sync: Sync) -> Part:
+        """Connect ``tokens`` (global indexes from ``offset``), wait for the go, send, drain."""
+        every = max(1, self.plan.clients // LATENCY_SAMPLE_CLIENTS)
         self.population = [
-            Client(i, token, self.stats, samples_latency=i % every == 0)
-            for i, token in enumerate(venue.attendees)
+            Client(offset + i, token, self.stats, samples_latency=(offset + i) % every == 0)
+            for i, token in enumerate(tokens)
         ]
         connector = aiohttp.TCPConnector(limit=0)
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=60)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
-            t_connect = time.monotonic()
             await self._connect_all(session)
-            connect_s = time.monotonic() - t_connect
-            cpu_before = process_cpu_s(pid) if pid else 0.0
-            t_send = time.monotonic()
+            await sync.ready()
             await self._send_phase(session)
-            stored = self.sent - self.send_failures
-            await self._drain(stored)
-            send_phase_s = time.monotonic() - t_send
-            cpu_s = (process_cpu_s(pid) - cpu_before) if pid else None
-            rss_mb = process_rss_mb(pid) if pid else None
+            total = await sync.total_stored(self.sent - self.send_failures)
+            await self._drain(total)
             for client in self.population:
                 if client.sio is not None:
                     with contextlib.suppress(Exception):
                         await client.sio.close()
-        delivered = sum(min(c.accepted, stored) for c in self.population)
-        expected = stored * plan.clients
-        self.connect_ms.sort()
-        return {
-            "scenario": "chat",
-            "clients": plan.clients,
-            "rate_per_min": plan.rate_per_min,
-            "duration_s": plan.duration_s,
-            "sent": self.sent,
-            "send_failures": self.send_failures,
-            "expected_deliveries": expected,
-            "delivered": delivered,
-            "missing": expected - delivered,
-            "duplicates": self.stats.duplicates,
-            "redundant_dropped": self.stats.redundant,
-            "reconnects": self.reconnects,
-            "latency_p50_ms": self.stats.percentile_ms(50),
-            "latency_p99_ms": self.stats.percentile_ms(99),
-            "latency_max_ms": self.stats.percentile_ms(100),
-            "server_cpu_s": None if cpu_s is None else round(cpu_s, 2),
-            "server_cpu_share": None if cpu_s is None else round(cpu_s / send_phase_s, 3),
-            "server_rss_mb": None if rss_mb is None else round(rss_mb, 1),
-            "loadgen_cpu_s": round(time.process_time(), 2),
-            "connect_s": round(connect_s, 2),
-            "connect_p99_ms": round(self.connect_ms[int(0.99 * (len(self.connect_ms) - 1))], 1)
-            if self.connect_ms
-            else 0.0,
-            "provision_s": round(provision_s, 2),
-        }
+        return Part(
+            accepted=[c.accepted for c in self.population],
+            histogram=self.stats.histogram,
+            duplicates=self.stats.duplicates,
+            redundant=self.stats.redundant,
+            sent=self.sent,
+            send_failures=self.send_failures,
+            reconnects=self.reconnects,
+            connect_ms=self.connect_ms,
+            cpu_s=time.process_time(),
+        )
+
+
+@dataclass
+class Part:
+    """What one load-generator process reports."""
+
+    accepted: list[int]
+    histogram: list[int]
+    duplicates: int
+    redundant: int
+    sent: int
+    send_failures: int
+    reconnects: int
+    connect_ms: list[float]
+    cpu_s: float
+
+
+class Sync:
+    """How the parts of a run agree: start sending together, then learn the total sent."""
+
+    async def ready(self) -> None:
+        return None
+
+    async def total_stored(self, mine: int) -> int:
+        return mine
+
+
+class PipeSync(Sync):
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    async def ready(self) -> None:
+        self._conn.send(("ready", None))
+        await asyncio.to_thread(self._conn.recv)  # "go"
+
+    async def total_stored(self, mine: int) -> int:
+        self._conn.send(("stored", mine))
+        total: int = await asyncio.to_thread(self._conn.recv)
+        return total
+
+
+def _worker(conn: Any, url: str, tokens: list[str], offset: int, plan: Plan) -> None:
+    """A load-generator process: one share of the clients and of the sending."""
+    raise_open_file_limit()
+    share = Plan(**{**plan.__dict__, "seed": plan.seed + offset})
+    part = asyncio.run(ChatRun(url, None, share).run_part(tokens, offset, PipeSync(conn)))
+    conn.send(("done", part))
+    conn.close()
+
+
+async def run(url: str, pid: int | None, plan: Plan, workers: int) -> dict[str, Any]:
+    """Provision, run the parts (in this process, or in ``workers`` processes), merge."""
+    started = time.monotonic()
+    venue = await provision(url, ["Host"], [], attendees=plan.clients, concurrency=64)
+    provision_s = time.monotonic() - started
+    tokens = venue.attendees
+    async with aiohttp.ClientSession() as session:
+        t_connect = time.monotonic()
+        if workers <= 1:
+            parts, marks = await _run_here(url, pid, plan, tokens, session)
+        else:
+            parts, marks = await _run_in_processes(url, pid, plan, tokens, session, workers=workers)
+        cpu_before, buckets_before, t_send, cpu_after, buckets_after, t_end = marks
+    stats = Stats()
+    for part in parts:
+        stats.histogram = [a + b for a, b in zip(stats.histogram, part.histogram, strict=True)]
+        stats.duplicates += part.duplicates
+        stats.redundant += part.redundant
+    stats.live = sum(stats.histogram)
+    sent = sum(p.sent for p in parts)
+    stored = sent - sum(p.send_failures for p in parts)
+    accepted = [a for p in parts for a in p.accepted]
+    delivered = sum(min(a, stored) for a in accepted)
+    expected = stored * plan.clients
+    connect_ms = sorted(ms for p in parts for ms in p.connect_ms)
+    cpu_s = None if pid is None else cpu_after - cpu_before
+    return {
+        "scenario": "chat",
+        "clients": plan.clients,
+        "rate_per_min": plan.rate_per_min,
+        "duration_s": plan.duration_s,
+        "loadgen_processes": max(1, workers),
+        "sent": sent,
+        "send_failures": sent - stored,
+        "expected_deliveries": expected,
+        "delivered": delivered,
+        "missing": expected - delivered,
+        "duplicates": stats.duplicates,
+        "redundant_dropped": stats.redundant,
+        "reconnects": sum(p.reconnects for p in parts),
+        "latency_p50_ms": stats.percentile_ms(50),
+        "latency_p99_ms": stats.percentile_ms(99),
+        "latency_max_ms": stats.percentile_ms(100),
+        "server_fanout_p50_ms_le": bucket_percentile_ms(buckets_before, buckets_after, 50),
+        "server_fanout_p99_ms_le": bucket_percentile_ms(buckets_before, buckets_after, 99),
+        "server_cpu_s": None if cpu_s is None else round(cpu_s, 2),
+        "server_cpu_share": None if cpu_s is None else round(cpu_s / (t_end - t_send), 3),
+        "server_rss_mb": None if pid is None else round(process_rss_mb(pid), 1),
+        "loadgen_cpu_s": round(sum(p.cpu_s for p in parts), 2),
+        "connect_s": round(t_send - t_connect, 2),
+        "connect_p99_ms": round(connect_ms[int(0.99 * (len(connect_ms) - 1))], 1) if connect_ms else 0.0,
+        "provision_s": round(provision_s, 2),
+    }
+
+
+Marks = tuple[float, dict[float, float], float, float, dict[float, float], float]
+
+
+async def _run_here(
+    url: str, pid: int | None, plan: Plan, tokens: list[str], session: aiohttp.ClientSession
+) -> tuple[list[Part], Marks]:
+    marks: dict[str, Any] = {}
+
+    class Local(Sync):
+        async def ready(self) -> None:
+            marks["cpu0"] = process_cpu_s(pid) if pid else 0.0
+            marks["b0"] = await scrape_buckets(session, url)
+            marks["t0"] = time.monotonic()
+
+    part = await ChatRun(url, pid, plan).run_part(tokens, 0, Local())
+    cpu1 = process_cpu_s(pid) if pid else 0.0
+    b1 = await scrape_buckets(session, url)
+    return [part], (marks["cpu0"], marks["b0"], marks["t0"], cpu1, b1, time.monotonic())
+
+
+async def _run_in_processes(
+    url: str, pid: int | None, plan: Plan, tokens: list[str], session: aiohttp.ClientSession, *, workers: int
+) -> tuple[list[Part], Marks]:
+    context = multiprocessing.get_context("spawn")
+    size = -(-len(tokens) // workers)
+    pipes = []
+    procs = []
+    for w in range(workers):
+        parent, child = context.Pipe()
+        chunk = tokens[w * size : (w + 1) * size]
+        share = Plan(**{**plan.__dict__, "clients": plan.clients})
+        proc = context.Process(target=_worker, args=(child, url, chunk, w * size, share), daemon=True)
+        proc.start()
+        pipes.append(parent)
+        procs.append(proc)
+    for conn in pipes:
+        kind, _ = await asyncio.to_thread(conn.recv)
+        assert kind == "ready"
+    cpu0 = process_cpu_s(pid) if pid else 0.0
+    b0 = await scrape_buckets(session, url)
+    t0 = time.monotonic()
+    for conn in pipes:
+        conn.send("go")
+    stored = 0
+    for conn in pipes:
+        kind, mine = await asyncio.to_thread(conn.recv)
+        assert kind == "stored"
+        stored += mine
+    for conn in pipes:
+        conn.send(stored)
+    parts: list[Part] = []
+    for conn in pipes:
+        kind, part = await asyncio.to_thread(conn.recv)
+        assert kind == "done"
+        parts.append(part)
+    cpu1 = process_cpu_s(pid) if pid else 0.0
+    b1 = await scrape_buckets(session, url)
+    t1 = time.monotonic()
+    for proc in procs:
+        await asyncio.to_thread(proc.join, 30)
+    return parts, (cpu0, b0, t0, cpu1, b1, t1)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -363,13 +573,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reconnect-share", type=float, default=0.05)
     parser.add_argument("--connect-concurrency", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--workers", type=int, default=1, help="load-generator processes sharing the clients (default 1)"
+    )
     parser.add_argument("--quick", action="store_true", help="500 clients for 20 s")
     parser.add_argument("--smoke", action="store_true", help="a few clients for a few seconds (tests)")
     args = parser.parse_args(argv)
     if args.quick:
         args.clients, args.duration_s = 500, 20.0
     if args.smoke:
-        args.clients, args.duration_s, args.rate_per_min, args.reconnect_share = 6, 4.0, 60.0, 0.34
+        args.clients, args.duration_s, args.rate_per_min, args.reconnect_share = 6, 6.0, 20.0, 0.34
     raise_open_file_limit()
     plan = Plan(
         clients=args.clients,
@@ -380,6 +593,6 @@ def main(argv: list[str] | None = None) -> int:
         seed=args.seed,
     )
     with _platform(args.url, args.server_pid) as (url, pid):
-        summary = asyncio.run(ChatRun(url, pid, plan).run())
+        summary = asyncio.run(run(url, pid, plan, args.workers))
     print_summary(summary)
     return 0 if summary["missing"] == 0 and summary["duplicates"] == 0 else 1

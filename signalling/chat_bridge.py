@@ -19,7 +19,7 @@ from chat.ids import EventId as ChatEventId
 from chat.ids import ParticipantId as ChatParticipantId
 from chat.ids import RecipientId, SpaceId, TeamId
 from chat.service import ChatService
-from signalling.gateway import Connection, Gateway, GatewayError, PreEncoded
+from signalling.gateway import Connection, Gateway, GatewayError
 
 BATCH_EVENT: Final = "chat_batch"
 CHAT_PREFIX: Final = "chat_"
@@ -81,7 +81,7 @@ class ChatBridge:
     # --- BatchSink --------------------------------------------------------------------------------
 
     async def deliver(self, channel: Channel, batch: bytes, recipients: frozenset[RecipientId]) -> None:
-        await self._gateway.emit(BATCH_EVENT, PreEncoded(batch.decode()), to=chat_room(channel))
+        await self._gateway.broadcast_raw(BATCH_EVENT, batch.decode(), room=chat_room(channel))
 
     # --- events -----------------------------------------------------------------------------------
 

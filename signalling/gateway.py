@@ -10,6 +10,7 @@ What an event means is the :class:`Dispatcher`'s business.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 import logging
@@ -147,27 +148,61 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _disable_websocket_compression(server: socketio.AsyncServer) -> None:
-    """Make Engine.IO's aiohttp WebSocket refuse permessage-deflate.
+SLOW_CONSUMER_BYTES: Final = 2 * 1024 * 1024
+"""A socket with more than this still unsent is dropped from broadcasts and disconnected; it
+reconnects and replays from its last id instead of growing the server's memory."""
+TRANSPORT_HIGH_WATER_BYTES: Final = 4 * 1024 * 1024
 
-    Browsers always offer it, and aiohttp would then deflate every frame separately for every
-    recipient: a chat batch sent to 5,000 sockets would be compressed 5,000 times
-    (shared/notes/chat-fanout.md measured 20x the latency). python-engineio has no option for
-    it, so its WebSocket class is swapped for one that prepares the response uncompressed.
+SLOW_CONSUMERS = Counter(
+    "venuekit_signal_slow_consumers_dropped_total", "Sockets disconnected for not reading fast enough"
+)
+BROADCAST_FRAMES = Counter(
+    "venuekit_signal_broadcast_frames_total", "Pre-encoded frames written straight to WebSockets"
+)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Wire:
+    ws: web.WebSocketResponse
+    transport: asyncio.WriteTransport
+
+
+def _install_websocket(server: socketio.AsyncServer, wires: dict[str, _Wire]) -> None:
+    """Swap Engine.IO's aiohttp WebSocket for one that fits thousands of recipients.
+
+    - It refuses permessage-deflate. Browsers always offer it, and aiohttp would then deflate
+      every frame separately for every recipient: a chat batch sent to 5,000 sockets would be
+      compressed 5,000 times (shared/notes/chat-fanout.md measured 20x the latency).
+    - It records each socket's WebSocket and transport by Engine.IO session id in ``wires``, so
+      :meth:`Gateway.broadcast_raw` can write one pre-encoded frame to many sockets without a
+      task and a queue hop per recipient.
+    - It raises the transport's high-water mark, so a write pauses only for a socket that is
+      already far behind (those are dropped first, see ``SLOW_CONSUMER_BYTES``).
+
+    python-engineio has no option for any of this; its ``_async["websocket"]`` class is the seam.
     """
     eio = server.eio
     base = eio._async["websocket"]
 
-    class UncompressedWebSocket(base):  # type: ignore[misc, valid-type]
+    class BroadcastWebSocket(base):  # type: ignore[misc, valid-type]
         async def __call__(self, environ: dict[str, Any]) -> web.WebSocketResponse:
             request = environ["aiohttp.request"]
             self._sock = web.WebSocketResponse(max_msg_size=self.server.max_http_buffer_size, compress=False)
             await self._sock.prepare(request)
             self.environ = environ
-            await self.handler(self)
+            eio_sid = getattr(getattr(self.handler, "__self__", None), "sid", None)
+            transport = request.transport
+            if eio_sid is not None and transport is not None:
+                transport.set_write_buffer_limits(high=TRANSPORT_HIGH_WATER_BYTES)
+                wires[eio_sid] = _Wire(self._sock, transport)
+            try:
+                await self.handler(self)
+            finally:
+                if eio_sid is not None:
+                    wires.pop(eio_sid, None)
             return self._sock
 
-    eio._async = {**eio._async, "websocket": UncompressedWebSocket}
+    eio._async = {**eio._async, "websocket": BroadcastWebSocket}
 
 
 class Gateway:
@@ -188,11 +223,12 @@ class Gateway:
             cors_allowed_origins=cors_allowed_origins if cors_allowed_origins is not None else [],
             max_http_buffer_size=MAX_MESSAGE_BYTES,
             http_compression=False,
-            ping_interval=10,
-            ping_timeout=10,
+            ping_interval=25,
+            ping_timeout=20,
             transports=["websocket", "polling"],
         )
-        _disable_websocket_compression(self.sio)
+        self._wires: dict[str, _Wire] = {}
+        _install_websocket(self.sio, self._wires)
         self._admitter = admitter
         self._dispatcher = dispatcher
         self._rate = (events_per_s, events_burst)
@@ -264,6 +300,38 @@ class Gateway:
     async def emit(self, event: str, data: Any, *, to: str) -> None:
         """Send to one socket id or one room, across every signalling instance."""
         await self.sio.emit(event, data, to=to)
+
+    async def broadcast_raw(self, event: str, raw_json: str, *, room: str) -> int:
+        """Send ``[event, <raw_json>]`` to every socket in ``room`` on this instance.
+
+        The frame is built once and written straight to each WebSocket: no per-recipient task,
+        queue or encode. It may overtake events still queued in Engine.IO for the same socket,
+        so use it only for a stream whose order matters within itself (chat batches). Sockets
+        on another transport (long-polling) get an ordinary emit. Returns the sockets reached.
+        """
+        frame = '42["' + event + '",' + raw_json + "]"
+        reached = 0
+        slow: list[str] = []
+        for sid, eio_sid in list(self.sio.manager.get_participants("/", room)):
+            wire = self._wires.get(eio_sid)
+            if wire is None or wire.ws.closed:
+                await self.sio.emit(event, PreEncoded(raw_json), to=sid)
+                reached += 1
+                continue
+            if wire.transport.get_write_buffer_size() > SLOW_CONSUMER_BYTES:
+                slow.append(sid)
+                continue
+            try:
+                await wire.ws.send_str(frame)
+            except (ConnectionError, RuntimeError):
+                continue
+            reached += 1
+        BROADCAST_FRAMES.inc(reached)
+        for sid in slow:
+            SLOW_CONSUMERS.inc()
+            log.warning("socket %s is not reading; disconnecting it", sid)
+            await self.sio.disconnect(sid)
+        return reached
 
     async def enter_room(self, sid: ConnectionId, room: str) -> None:
         await self.sio.enter_room(sid, room)

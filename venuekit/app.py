@@ -97,6 +97,7 @@ def build_app(
             secret_key=settings.secret_key,
             cookie_secure=secure,
             media_hosts=settings.media_hosts if role is Role.DEV else None,
+            chat_window_ms=settings.chat_window_ms,
         )
         app.router.add_get("/", _index)
         app.router.add_static("/static/", Path(STATIC_DIR), show_index=False)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from venuekit import __version__
+from venuekit import __version__, gc_policy
 from venuekit.app import Role, build_app, resolve_secret_key
 from venuekit.redis_child import PrivateRedis, RedisStartError
 from venuekit.settings import Settings, SettingsError, load_settings
@@ -106,7 +106,12 @@ async def serve(role: Role, settings: Settings) -> None:
         log.info("venuekit %s role %s listening on %s:%s", __version__, role, settings.host, bound_port)
         url = shown.effective_public_url if role is not Role.SFU else f"http://{settings.host}:{bound_port}"
         print(f"VenueKit {role} is running. Open {url}/", flush=True)
+        gc_policy.apply()
+        freezer = asyncio.create_task(gc_policy.freeze_periodically(), name="gc-freeze")
         await stop.wait()
+        freezer.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await freezer
         log.info("stopping")
     finally:
         if runner is not None:

@@ -14,7 +14,7 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 import control_api
-from chat.fanout import FanoutEngine
+from chat.fanout import FanoutConfig, FanoutEngine
 from chat.ids import InstanceId
 from chat.service import ChatService
 from chat.store import ChatStore
@@ -69,6 +69,7 @@ def install_edge(
     secret_key: str,
     cookie_secure: bool,
     media_hosts: tuple[str, ...] | None,
+    chat_window_ms: int = 100,
 ) -> None:
     """Mount ``/api/v1`` and ``/socket.io/`` on ``app``; ``redis`` is closed by the caller.
 
@@ -85,7 +86,9 @@ def install_edge(
     runtime = SignallingRuntime(redis, StoreDirectory(VenueStore(redis)))
     gateway = Gateway(JoinTokenAdmitter(keyring, redis), runtime)
     bridge = ChatBridge(gateway)
-    fanout = FanoutEngine(redis, bridge, instance_id=InstanceId(runtime.instance))
+    fanout = FanoutEngine(
+        redis, bridge, instance_id=InstanceId(runtime.instance), config=FanoutConfig(window_ms=chat_window_ms)
+    )
     bridge.bind(ChatService(ChatStore(redis), fanout))
     runtime.attach_chat(bridge)
     node: SfuNode | None = None

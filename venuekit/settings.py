@@ -39,6 +39,8 @@ class Settings:
     log_level: str = "INFO"
     secret_key: str = ""
     shutdown_timeout_s: float = 10.0
+    chat_window_ms: int = 100
+    """How long chat messages are gathered before one batch goes to every recipient."""
     media_hosts: tuple[str, ...] = ("127.0.0.1",)
     """Addresses the media node offers ICE host candidates on; empty: every interface."""
 
@@ -109,6 +111,16 @@ def _parse_path(name: str, raw: object) -> Path:
     return Path(text)
 
 
+def _parse_window_ms(name: str, raw: object) -> int:
+    try:
+        value = int(str(raw), 10)
+    except ValueError:
+        raise SettingsError(f"{_env_name(name)}={raw!r} is not a whole number of milliseconds") from None
+    if not 10 <= value <= 2000:
+        raise SettingsError(f"{_env_name(name)}={raw!r} must be between 10 and 2000 milliseconds")
+    return value
+
+
 def _parse_hosts(name: str, raw: object) -> tuple[str, ...]:
     if isinstance(raw, list | tuple):
         items = [str(item).strip() for item in raw]
@@ -151,6 +163,7 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
     "log_level": _parse_log_level,
     "secret_key": _parse_secret,
     "shutdown_timeout_s": _parse_positive_float,
+    "chat_window_ms": _parse_window_ms,
     "media_hosts": _parse_hosts,
 }
 

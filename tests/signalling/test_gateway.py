@@ -24,6 +24,8 @@ from signalling.ids import EventId, ParticipantId
 from signalling.kinds import Role
 from signalling.members import Member
 
+GATEWAY = web.AppKey("gateway", Gateway)
+
 
 class FakeAdmitter:
     async def admit(self, token: str, now_s: float) -> Admitted:
@@ -60,6 +62,7 @@ async def server() -> AsyncIterator[tuple[TestServer, RecordingDispatcher]]:
     gateway = Gateway(FakeAdmitter(), dispatcher, events_per_s=5, events_burst=5)
     app = web.Application()
     gateway.attach(app)
+    app[GATEWAY] = gateway
     srv = TestServer(app, host="127.0.0.1")
     await srv.start_server()
     yield srv, dispatcher
@@ -180,3 +183,47 @@ def test_token_bucket_allows_a_burst_then_the_rate() -> None:
     assert bucket.take(1000 + wait_ms) == 0
     assert bucket.take(10_000) == 0  # refilled, but never beyond the burst
     assert [bucket.take(10_000) for _ in range(3)][-1] > 0
+
+
+async def test_broadcast_raw_writes_one_frame_to_the_room_only(
+    server: tuple[TestServer, RecordingDispatcher],
+) -> None:
+    srv, _ = server
+    gateway = srv.app[GATEWAY]
+    clients = [await _client(srv, f"ok-{name}") for name in ("in1", "in2", "out")]
+    got: dict[str, list[Any]] = {"in1": [], "in2": [], "out": []}
+    for (client, _seen), name in zip(clients, got, strict=True):
+        client.on("batch", lambda data, name=name: got[name].append(data))
+    sids = list(gateway.connections)
+    for sid in sids[:2]:
+        await gateway.enter_room(sid, "room-1")
+    reached = await gateway.broadcast_raw("batch", '{"items":[1,2,3]}', room="room-1")
+    assert reached == 2
+    for _ in range(50):
+        if got["in1"] and got["in2"]:
+            break
+        await asyncio.sleep(0.02)
+    assert got["in1"] == got["in2"] == [{"items": [1, 2, 3]}]
+    assert got["out"] == []
+    for client, _seen in clients:
+        await client.disconnect()
+
+
+async def test_a_socket_that_does_not_read_is_dropped_from_broadcasts(
+    server: tuple[TestServer, RecordingDispatcher], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import signalling.gateway as gateway_module
+
+    srv, dispatcher = server
+    gateway = srv.app[GATEWAY]
+    client, _seen = await _client(srv, "ok-laggard")
+    sid = next(iter(gateway.connections))
+    await gateway.enter_room(sid, "room-1")
+    monkeypatch.setattr(gateway_module, "SLOW_CONSUMER_BYTES", -1)  # everyone counts as behind
+    assert await gateway.broadcast_raw("batch", "{}", room="room-1") == 0
+    for _ in range(100):
+        if dispatcher.disconnected_ids:
+            break
+        await asyncio.sleep(0.02)
+    assert dispatcher.disconnected_ids == ["laggard"]
+    await client.disconnect()

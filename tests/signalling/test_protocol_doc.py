@@ -20,3 +20,12 @@ def test_every_server_event_is_documented() -> None:
     text = DOC.read_text()
     for name in SERVER_EVENTS.values():
         assert f"| `{name}` |" in text, f"server event {name} is not in docs/protocol.md"
+
+
+def test_chat_and_media_events_are_documented() -> None:
+    from signalling.chat_bridge import BATCH_EVENT, ChatBridge
+
+    text = DOC.read_text()
+    bridge = ChatBridge(gateway=None)  # type: ignore[arg-type]  # only its event table is read
+    for name in [*bridge.event_names, BATCH_EVENT, "media_publish", "media_offer", "media_answer"]:
+        assert f"| `{name}` |" in text, f"{name} is not in docs/protocol.md"

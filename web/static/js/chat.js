@@ -21,7 +21,11 @@ export class ChatPanel {
     this.error = $("#chat-error", root);
     this.seen = new Set();
     this.lastId = null;
-    session.on("chat_batch", (batch) => batch.channel === this.channel && this.add(batch.items));
+    session.on("chat_batch", (batch) => {
+      if (batch.channel !== this.channel) return;
+      if (!this.firstLive && batch.items.length) this.firstLive = batch.items[0].id;
+      this.add(batch.items);
+    });
     session.on("welcome", () => this.join());
     this.form.addEventListener("submit", (event) => {
       event.preventDefault();
@@ -31,10 +35,20 @@ export class ChatPanel {
 
   async join() {
     try {
+      this.firstLive = null;
       const payload = { channel: this.channel };
       if (this.lastId) payload.last_id = this.lastId;
-      const result = await this.session.request("chat_join", payload);
-      this.add(result.items);
+      let page = await this.session.request("chat_join", payload);
+      this.add(page.items);
+      // a long absence replays in pages: continue from the end of the last page (live batches
+      // may already have brought newer messages; the seen-set drops any overlap)
+      while (page.mode !== "history" && page.more && page.items.length) {
+        const after = page.items[page.items.length - 1].id;
+        // once the replay reaches what arrived live, everything newer arrives live too
+        if (this.firstLive && compareIds(after, this.firstLive) >= 0) break;
+        page = await this.session.request("chat_replay", { channel: this.channel, after });
+        this.add(page.items);
+      }
     } catch (error) {
       this.showError(error);
     }
