@@ -52,6 +52,12 @@ class Provisioned:
     """organiser name -> join token"""
     attendees: list[str] = field(default_factory=list)
     """attendee join tokens, one per free ticket"""
+    ticket_codes: list[str] = field(default_factory=list)
+    """the attendees' ticket codes (a code can be exchanged for a fresh token at any time)"""
+    teams: dict[str, str] = field(default_factory=dict)
+    """team name -> id"""
+    owner_email: str = ""
+    password: str = PASSWORD
 
     @property
     def event_base(self) -> str:
@@ -71,11 +77,13 @@ async def provision(
     org_name: str | None = None,
     attendees: int = 0,
     concurrency: int = 32,
+    teams: dict[str, list[int]] | None = None,
 ) -> Provisioned:
     """An org whose owner is ``organisers[0]``; the others join as organisers. Each gets a token.
 
     With ``attendees``, the event is published and that many free tickets are bought and
-    exchanged for attendee join tokens.
+    exchanged for attendee join tokens. ``teams`` maps a team name to the attendees (indexes) in
+    it; the first one creates it and is its captain.
     """
     api = base_url.rstrip("/") + "/api/v1"
     org_name = org_name or f"Org {uuid.uuid4().hex[:8]}"
@@ -89,7 +97,7 @@ async def provision(
             "X-CSRF-Token": (await expect(await owner.post(api + "/sessions", json=login), 201))["csrf_token"]
         }
         event = await expect(await owner.post(api + f"/orgs/{org_id}/events", json=EVENT, headers=csrf), 201)
-        result = Provisioned(api, org_id, event["id"], csrf)
+        result = Provisioned(api, org_id, event["id"], csrf, owner_email=email)
         for space in spaces:
             made = await expect(
                 await owner.post(result.event_base + "/spaces", json=space, headers=csrf), 201
@@ -98,7 +106,10 @@ async def provision(
         if attendees:
             await expect(await owner.post(result.event_base + "/publish", headers=csrf), 200)
             type_id = await _ticket_type(owner, result, attendees)
-            result.attendees = await _buy_and_exchange(result, type_id, attendees, concurrency)
+            result.ticket_codes = await _buy(result, type_id, attendees)
+            for team, members in (teams or {}).items():
+                result.teams[team] = await _form_team(result, team, [result.ticket_codes[i] for i in members])
+            result.attendees = await _exchange(result, result.ticket_codes, concurrency)
         issued = await expect(await owner.post(result.event_base + "/join-tokens", headers=csrf), 201)
         result.tokens[organisers[0]] = issued["token"]
         for name in organisers[1:]:
@@ -129,8 +140,8 @@ async def _ticket_type(owner: aiohttp.ClientSession, venue: Provisioned, quota: 
     return str((await expect(made, 201))["id"])
 
 
-async def _buy_and_exchange(venue: Provisioned, type_id: str, count: int, concurrency: int) -> list[str]:
-    """Buy ``count`` free tickets in orders, then exchange each ticket for a join token."""
+async def _buy(venue: Provisioned, type_id: str, count: int) -> list[str]:
+    """Buy ``count`` free tickets in orders; their codes."""
     codes: list[str] = []
     async with aiohttp.ClientSession() as public:
         remaining = count
@@ -139,14 +150,32 @@ async def _buy_and_exchange(venue: Provisioned, type_id: str, count: int, concur
             body = {
                 "ticket_type_id": type_id,
                 "quantity": quantity,
-                "buyer": {"name": "Load Tester", "email": "load@example.com"},
+                "buyer": {"name": "Guest", "email": "guest@example.com"},
             }
             reply = await public.post(
                 venue.event_base + "/orders", json=body, headers={"Idempotency-Key": uuid.uuid4().hex}
             )
             codes += [t["code"] for t in (await expect(reply, 201))["tickets"]]
             remaining -= quantity
-        gate = asyncio.Semaphore(concurrency)
+    return codes
+
+
+async def _form_team(venue: Provisioned, name: str, codes: list[str]) -> str:
+    async with aiohttp.ClientSession() as public:
+        captain = {"Authorization": f"Ticket {codes[0]}"}
+        made = await expect(
+            await public.post(venue.event_base + "/teams", json={"name": name}, headers=captain), 201
+        )
+        for code in codes[1:]:
+            url = f"{venue.event_base}/teams/{made['id']}/members"
+            await expect(await public.post(url, headers={"Authorization": f"Ticket {code}"}), 200)
+    return str(made["id"])
+
+
+async def _exchange(venue: Provisioned, codes: list[str], concurrency: int) -> list[str]:
+    """Exchange each ticket code for a join token."""
+    gate = asyncio.Semaphore(concurrency)
+    async with aiohttp.ClientSession() as public:
 
         async def exchange(code: str) -> str:
             async with gate:

@@ -23,6 +23,7 @@ from aiohttp import web
 
 from venuekit import __version__, gc_policy
 from venuekit.app import Role, build_app, resolve_secret_key
+from venuekit.demo import seed_demo
 from venuekit.redis_child import PrivateRedis, RedisStartError
 from venuekit.settings import Settings, SettingsError, load_settings
 
@@ -59,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(role.value, help=text, description=text)
         p.add_argument("--host", help="listen address (overrides VENUEKIT_HOST)")
         p.add_argument("--port", type=int, help="listen port (overrides VENUEKIT_PORT or _SFU_PORT)")
+        if role is Role.DEV:
+            p.add_argument(
+                "--demo", action="store_true", help="seed a demo hackathon and print links to try it"
+            )
     return parser
 
 
@@ -72,7 +77,17 @@ async def _check_redis(url: str) -> None:
         await client.aclose()
 
 
-async def serve(role: Role, settings: Settings) -> None:
+async def _seed_demo(host: str, port: int, public_url: str) -> None:
+    api_host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    try:
+        links = await seed_demo(f"http://{api_host}:{port}", public_url=public_url)
+    except Exception as exc:  # the demo is a convenience: the platform keeps running
+        log.error("could not seed the demo: %s", exc)
+    else:
+        print("\n".join(links.lines()), flush=True)
+
+
+async def serve(role: Role, settings: Settings, *, demo: bool = False) -> None:
     """Run ``role`` until a stop signal; always stop what was started."""
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
@@ -106,6 +121,8 @@ async def serve(role: Role, settings: Settings) -> None:
         log.info("venuekit %s role %s listening on %s:%s", __version__, role, settings.host, bound_port)
         url = shown.effective_public_url if role is not Role.SFU else f"http://{settings.host}:{bound_port}"
         print(f"VenueKit {role} is running. Open {url}/", flush=True)
+        if demo:
+            await _seed_demo(settings.host, bound_port, url)
         gc_policy.apply()
         freezer = asyncio.create_task(gc_policy.freeze_periodically(), name="gc-freeze")
         await stop.wait()
@@ -159,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         settings = dataclasses.replace(settings, secret_key=resolve_secret_key(settings, role))
         with asyncio.Runner(loop_factory=_new_loop) as runner:
-            runner.run(serve(role, settings))
+            runner.run(serve(role, settings, demo=getattr(args, "demo", False)))
     except (SettingsError, StartupError, RedisStartError) as exc:
         print(f"venuekit: error: {exc}", file=sys.stderr, flush=True)
         return EXIT_STARTUP_ERROR

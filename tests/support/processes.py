@@ -56,7 +56,14 @@ def http_get(url: str, timeout_s: float = 5.0) -> tuple[int, str]:
 class Role:
     """One ``venuekit <role>`` process on a free port with its own data directory."""
 
-    def __init__(self, role: str, data_dir: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        role: str,
+        data_dir: Path,
+        env: dict[str, str] | None = None,
+        *,
+        extra_args: list[str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.data_dir = data_dir
         self.log_path = data_dir / f"{role}-{self.port}.log"
@@ -67,7 +74,10 @@ class Role:
         self._log = self.log_path.open("wb")
         port_flag = ["--port", str(self.port)]
         self.proc = subprocess.Popen(
-            [*VENUEKIT, role, *port_flag], env=full_env, stdout=self._log, stderr=subprocess.STDOUT
+            [*VENUEKIT, role, *port_flag, *(extra_args or [])],
+            env=full_env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
 
     @property

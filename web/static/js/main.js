@@ -7,10 +7,11 @@ import { describeError } from "./errors.js";
 import { Session } from "./session.js";
 import { MediaSession } from "./media.js";
 import { ChatPanel } from "./chat.js";
+import { organiserTokenSource, signIn, ticketTokenSource } from "./api.js";
 import { LobbyView } from "./views/lobby.js";
 import { RoomView } from "./views/room.js";
 
-const VIEWS = ["view-join", "view-error", "view-devices", "view-lobby", "view-room"];
+const VIEWS = ["view-join", "view-signin", "view-error", "view-devices", "view-lobby", "view-room"];
 
 function show(...ids) {
   for (const id of VIEWS) $(`#${id}`).hidden = !ids.includes(id);
@@ -47,10 +48,18 @@ function withoutToken(check) {
   return check.start();
 }
 
-async function withToken(token, check) {
+async function withToken(tokenSource, check) {
+  let token;
+  try {
+    token = await tokenSource();
+  } catch (error) {
+    $("#join-error").textContent = describeError(error);
+    show("view-error");
+    return;
+  }
   show("view-devices", "view-lobby");
   $("#chat").hidden = false;
-  const session = new Session(token);
+  const session = new Session(tokenSource, token);
   const media = new MediaSession(session);
   const room = new RoomView($("#view-room"), session, media);
   const enter = (spaceId) =>
@@ -104,11 +113,33 @@ async function startPublishing(session, media, room, check, space) {
   await media.publish(stream);
 }
 
+function organiserSignIn(org, event, check) {
+  show("view-signin", "view-devices");
+  const form = $("#signin-form");
+  form.addEventListener("submit", async (submitted) => {
+    submitted.preventDefault();
+    try {
+      const csrf = await signIn($("#signin-email").value, $("#signin-password").value);
+      await withToken(organiserTokenSource(org, event, csrf), check);
+    } catch (error) {
+      $("#signin-error").textContent = describeError(error);
+      $("#signin-error").hidden = false;
+    }
+  });
+  return check.start();
+}
+
 async function main() {
   const check = new DeviceCheck($("#view-devices"));
+  const params = new URLSearchParams(location.hash.slice(1));
   const token = tokenFrom(location.hash.slice(1));
+  const [org, event, ticket] = [params.get("org"), params.get("event"), params.get("ticket")];
   if (token) {
-    await withToken(token, check);
+    await withToken(async () => token, check);
+  } else if (org && event && ticket) {
+    await withToken(ticketTokenSource(org, event, ticket, params.get("name")), check);
+  } else if (org && event) {
+    await organiserSignIn(org, event, check);
   } else {
     showServerStatus();
     window.venuekit = { deviceCheck: check };

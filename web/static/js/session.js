@@ -12,9 +12,10 @@ export class VenueError extends Error {
 }
 
 export class Session extends EventTarget {
-  constructor(token) {
+  /** ``tokenSource``: an async function that returns a fresh join token (they last minutes). */
+  constructor(tokenSource, token) {
     super();
-    this.token = token;
+    this.tokenSource = tokenSource;
     this.me = null;
     this.spaces = new Map(); // space_id -> summary (count, title, kind...)
     this.space = null; // the latest space_snapshot
@@ -22,9 +23,20 @@ export class Session extends EventTarget {
     this.socket.on("connect", () => this.emit("status", { state: "connected" }));
     this.socket.on("disconnect", (reason) => this.emit("status", { state: "reconnecting", reason }));
     this.socket.io.on("reconnect_attempt", () => this.emit("status", { state: "reconnecting" }));
-    this.socket.on("connect_error", (err) => {
+    this.socket.on("connect_error", async (err) => {
       const error = new VenueError(err.data ?? { code: "connect_failed", message: err.message });
-      this.emit("refused", error);
+      if (error.code === "token_expired" && this.tokenSource) {
+        // a refused socket does not retry by itself: fetch a fresh token and connect again
+        try {
+          this.socket.auth = { token: await this.tokenSource() };
+          this.socket.connect();
+          return;
+        } catch (refresh) {
+          this.emit("refused", refresh);
+          return;
+        }
+      }
+      if (err.data) this.emit("refused", error); // otherwise the client retries on its own
     });
     this.socket.on("welcome", (data) => {
       this.me = data.participant_id;

@@ -1,0 +1,61 @@
+"""`venuekit dev --demo`: the printed links work in a real browser (ticket link, organiser sign-in)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from tests.support.browser import screenshot_path
+from tests.support.processes import Role, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
+    role = Role("dev", Path(tmp_path_factory.mktemp("demo")), extra_args=["--demo"])
+    role.wait_ready()
+    assert wait_until(lambda: "attendee Linus" in role.output(), timeout_s=30), role.output()
+    yield role
+    role.stop()
+
+
+def _page(browser: Browser, url: str) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def test_demo_prints_working_links_for_attendees_and_the_organiser(browser: Browser, demo: Role) -> None:
+    out = demo.output()
+    ada_url = re.search(r"attendee Ada \(team Rocket\): (\S+)", out)
+    organiser = re.search(r"organiser Olivia: (\S+)\n\s+sign in as (\S+) / (\S+)", out)
+    assert ada_url and organiser, out
+
+    ada = _page(browser, ada_url.group(1))
+    ada.wait_for_selector("#space-list button", timeout=20_000)
+    titles = ada.locator("#space-list .space-title").all_inner_texts()
+    assert {"Main stage", "Networking", "Workshop", "Rocket"} <= set(titles), titles
+    ada.screenshot(path=screenshot_path("lobby-attendee"))
+
+    olivia = _page(browser, organiser.group(1))
+    olivia.wait_for_selector("#signin-form")
+    olivia.fill("#signin-email", organiser.group(2))
+    olivia.fill("#signin-password", "not the password")
+    olivia.click("#signin-form button")
+    olivia.wait_for_selector("#signin-error:not([hidden])")
+    assert "not right" in olivia.locator("#signin-error").inner_text()
+    olivia.fill("#signin-password", organiser.group(3))
+    olivia.click("#signin-form button")
+    olivia.wait_for_selector("#space-list button", timeout=20_000)
+    assert olivia.evaluate("window.venuekit.session.me") is not None
+    for page in (ada, olivia):
+        assert page.errors == []  # type: ignore[attr-defined]
+        page.context.close()
