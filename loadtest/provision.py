@@ -78,6 +78,7 @@ async def provision(
     attendees: int = 0,
     concurrency: int = 32,
     teams: dict[str, list[int]] | None = None,
+    names: list[str] | None = None,
 ) -> Provisioned:
     """An org whose owner is ``organisers[0]``; the others join as organisers. Each gets a token.
 
@@ -109,7 +110,7 @@ async def provision(
             result.ticket_codes = await _buy(result, type_id, attendees)
             for team, members in (teams or {}).items():
                 result.teams[team] = await _form_team(result, team, [result.ticket_codes[i] for i in members])
-            result.attendees = await _exchange(result, result.ticket_codes, concurrency)
+            result.attendees = await _exchange(result, result.ticket_codes, concurrency, names)
         issued = await expect(await owner.post(result.event_base + "/join-tokens", headers=csrf), 201)
         result.tokens[organisers[0]] = issued["token"]
         for name in organisers[1:]:
@@ -172,18 +173,21 @@ async def _form_team(venue: Provisioned, name: str, codes: list[str]) -> str:
     return str(made["id"])
 
 
-async def _exchange(venue: Provisioned, codes: list[str], concurrency: int) -> list[str]:
-    """Exchange each ticket code for a join token."""
+async def _exchange(
+    venue: Provisioned, codes: list[str], concurrency: int, names: list[str] | None = None
+) -> list[str]:
+    """Exchange each ticket code for a join token (shown under ``names[i]`` when given)."""
     gate = asyncio.Semaphore(concurrency)
     async with aiohttp.ClientSession() as public:
 
-        async def exchange(code: str) -> str:
+        async def exchange(index: int, code: str) -> str:
             async with gate:
                 headers = {"Authorization": f"Ticket {code}"}
-                reply = await public.post(venue.event_base + "/join-tokens", headers=headers)
+                body = {"display_name": names[index]} if names and index < len(names) else {}
+                reply = await public.post(venue.event_base + "/join-tokens", json=body, headers=headers)
                 return str((await expect(reply, 201))["token"])
 
-        return list(await asyncio.gather(*(exchange(code) for code in codes)))
+        return list(await asyncio.gather(*(exchange(i, code) for i, code in enumerate(codes))))
 
 
 def run_sync(coro_fn: Callable[[], Coroutine[Any, Any, T]]) -> T:

@@ -61,7 +61,7 @@ async function withToken(tokenSource, check) {
   $("#chat").hidden = false;
   const session = new Session(tokenSource, token);
   const media = new MediaSession(session);
-  const room = new RoomView($("#view-room"), session, media);
+  const room = new RoomView($("#view-room"), session, media, (error) => toast(describeError(error)));
   const enter = (spaceId) =>
     session.request("join_space", { space_id: spaceId }).catch((error) => toast(describeError(error)));
   new LobbyView($("#view-lobby"), session, enter);
@@ -86,6 +86,17 @@ async function withToken(tokenSource, check) {
   media.addEventListener("error", (event) => toast(describeError(event.detail)));
   $("#leave-room").addEventListener("click", () => session.request("leave_space").catch(() => {}));
 
+  session.on("presence", async ({ name, data }) => {
+    // promoted to a live speaker, or sent back: start or stop sending
+    if (name !== "permissions" || !session.space || data.space_id !== session.space.space_id) return;
+    const may = data.may_publish.some((kind) => kind === "camera" || kind === "microphone");
+    if (may && !media.pub) {
+      await startPublishing(session, media, room, check, session.space).catch((error) => toast(describeError(error)));
+    } else if (!may && media.pub) {
+      media.pub.close();
+      media.pub = null;
+    }
+  });
   session.on("space", async (space) => {
     media.reset();
     if (space.kind === "lobby") {

@@ -3,7 +3,8 @@
 import { $, el } from "../dom.js";
 
 export class RoomView {
-  constructor(root, session, media) {
+  constructor(root, session, media, onError = () => {}) {
+    this.onError = onError;
     this.root = root;
     this.session = session;
     this.media = media;
@@ -55,13 +56,47 @@ export class RoomView {
     this.renderPeople();
   }
 
+  amOrganiser() {
+    const me = this.session.space?.occupants.find((o) => o.participant_id === this.session.me);
+    return me?.role === "organiser";
+  }
+
+  /** The organiser's live controls for one occupant (only ever shown to organisers; the server
+   * refuses these events from anyone else anyway). */
+  controlsFor(space, occupant) {
+    if (!this.amOrganiser() || occupant.participant_id === this.session.me) return [];
+    const who = occupant.display_name;
+    const target = { participant_id: occupant.participant_id };
+    const action = (label, aria, run) => {
+      const button = el("button", { type: "button", class: "organiser-action", "aria-label": `${aria} ${who}` }, label);
+      button.addEventListener("click", () => run().catch((error) => this.onError(error)));
+      return button;
+    };
+    const inSpace = { space_id: space.space_id, ...target };
+    const buttons = [];
+    if (space.kind === "stage" && occupant.stage_role === "audience") {
+      buttons.push(action("Invite to stage", "Invite to the stage:", async () => {
+        await this.session.request("promote", inSpace);
+        await this.session.request("bring_live", inSpace);
+      }));
+    }
+    if (space.kind === "stage" && (occupant.stage_role === "live" || occupant.stage_role === "backstage")) {
+      buttons.push(action("Back to audience", "Move to the audience:", () => this.session.request("demote", inSpace)));
+    }
+    buttons.push(action("Mute", "Mute", () => this.session.request("mute_participant", target)));
+    buttons.push(action("Remove", "Remove from the event:", () => this.session.request("remove_participant", target)));
+    return buttons;
+  }
+
   renderPeople() {
     const space = this.session.space;
     if (!space) return;
     this.people.replaceChildren(
       ...space.occupants.map((o) => el("li", { class: o.participant_id === space.active_speaker ? "speaking" : "" },
         o.display_name, o.role === "organiser" ? " (organiser)" : "",
-        o.hand_raised ? " ✋" : "", o.connected ? "" : " (reconnecting)")),
+        space.kind === "stage" && o.stage_role !== "none" ? ` · ${o.stage_role}` : "",
+        o.hand_raised ? " ✋" : "", o.connected ? "" : " (reconnecting)", " ",
+        ...this.controlsFor(space, o))),
     );
     for (const o of space.occupants) {
       const entry = this.tiles.get(o.participant_id);
