@@ -12,6 +12,16 @@ export class RoomView {
     this.title = $("#room-title", root);
     this.people = $("#people", root);
     this.tiles = new Map(); // participant_id -> {tile, video}
+    this.bar = $("#organiser-bar", root);
+    this.openBreakouts = new Set(); // origin space ids with breakouts open
+    session.on("breakouts_opened", (data) => {
+      this.openBreakouts.add(data.origin_space_id);
+      this.renderBar();
+    });
+    session.on("breakouts_closed", (data) => {
+      this.openBreakouts.delete(data.origin_space_id);
+      this.renderBar();
+    });
     session.on("space", (space) => this.renderSpace(space));
     session.on("presence", () => this.renderPeople());
     media.addEventListener("track", (event) => this.attach(event.detail));
@@ -88,9 +98,29 @@ export class RoomView {
     return buttons;
   }
 
+  /** Space-wide organiser controls: breakouts by team, open and close. */
+  renderBar() {
+    const space = this.session.space;
+    const buttons = [];
+    if (space && this.amOrganiser() && (space.kind === "room" || space.kind === "stage")) {
+      const open = this.openBreakouts.has(space.space_id);
+      const label = open ? "Close breakouts" : "Open breakouts by team";
+      const button = el("button", { type: "button", class: "organiser-action", id: "toggle-breakouts" }, label);
+      button.addEventListener("click", () => {
+        const request = open
+          ? this.session.request("close_breakouts", { space_id: space.space_id })
+          : this.session.request("open_breakouts", { space_id: space.space_id, mode: "by_team" });
+        request.catch((error) => this.onError(error));
+      });
+      buttons.push(button);
+    }
+    this.bar.replaceChildren(...buttons);
+  }
+
   renderPeople() {
     const space = this.session.space;
     if (!space) return;
+    this.renderBar();
     this.people.replaceChildren(
       ...space.occupants.map((o) => el("li", { class: o.participant_id === space.active_speaker ? "speaking" : "" },
         o.display_name, o.role === "organiser" ? " (organiser)" : "",

@@ -1,0 +1,68 @@
+"""An organiser opens breakouts by team: both attendees land in their team rooms, then come back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, Page
+
+from loadtest.provision import Provisioned, provision, run_sync
+from tests.support.browser import screenshot_path
+from tests.support.processes import Role
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
+    role = Role("dev", Path(tmp_path_factory.mktemp("breakouts")))
+    role.wait_ready()
+    yield role
+    role.stop()
+
+
+@pytest.fixture(scope="module")
+def venue(dev: Role) -> Provisioned:
+    spaces = [{"name": "Networking", "kind": "room", "capacity": 30}]
+    teams = {"Rocket": [0], "Comet": [1]}
+    return run_sync(
+        lambda: provision(dev.base_url, ["Olivia"], spaces, attendees=2, names=["Ada", "Linus"], teams=teams)
+    )
+
+
+def _enter(browser: Browser, url: str, space: str) -> Page:
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(url)
+    page.wait_for_function("window.venuekit && window.venuekit.deviceCheck.ready", timeout=15_000)
+    page.click(f"#space-list button[data-space='{space}']", timeout=15_000)
+    page.wait_for_selector("#view-room:not([hidden])", timeout=15_000)
+    return page
+
+
+def test_breakouts_by_team_move_attendees_to_their_team_rooms_and_back(
+    browser: Browser, dev: Role, venue: Provisioned
+) -> None:
+    room = venue.spaces["Networking"]
+    olivia = _enter(browser, f"{dev.base_url}/#token={venue.tokens['Olivia']}", room)
+    ada = _enter(browser, f"{dev.base_url}/#token={venue.attendees[0]}", room)
+    linus = _enter(browser, f"{dev.base_url}/#token={venue.attendees[1]}", room)
+    olivia.wait_for_function("document.querySelectorAll('#people li').length === 3", timeout=15_000)
+    assert ada.locator("#toggle-breakouts").count() == 0, "attendees get no breakout controls"
+
+    olivia.click("#toggle-breakouts")
+    ada.wait_for_function("document.querySelector('#room-title').textContent === 'Rocket'", timeout=15_000)
+    linus.wait_for_function("document.querySelector('#room-title').textContent === 'Comet'", timeout=15_000)
+    assert ada.evaluate("window.venuekit.session.space.kind") == "team_room"
+    assert linus.evaluate("window.venuekit.session.space.kind") == "team_room"
+    ada.screenshot(path=screenshot_path("breakout-team-room"))
+
+    olivia.wait_for_selector("#toggle-breakouts:has-text('Close breakouts')", timeout=15_000)
+    olivia.click("#toggle-breakouts")
+    for page in (ada, linus):
+        page.wait_for_function(
+            "document.querySelector('#room-title').textContent === 'Networking'", timeout=15_000
+        )
+    for page in (olivia, ada, linus):
+        page.context.close()
