@@ -200,12 +200,12 @@ class MediaBridge:
         ]
 
     async def _enter(self, peer: _Peer, space_id: SpaceId) -> None:
-        if (
-            peer.space_id == space_id
-            and peer.node_space in self._node.spaces()
-            and peer.participant_id in self._node.participants(peer.node_space or "")
-        ):
-            return
+        """Give the participant fresh peer connections in ``space_id``.
+
+        Also when they are there already: this effect comes again when a participant returns
+        (a reconnect, a second tab), and a client starts new connections whenever it is told
+        where it is, so the node's old ones would be left talking to nobody.
+        """
         await self._leave(peer)
         peer.space_id = space_id
         node_space = peer.node_space

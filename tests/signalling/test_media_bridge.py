@@ -214,3 +214,40 @@ def test_media_sections_reads_kind_mid_and_direction() -> None:
         ("video", "1", False),
         ("application", "2", True),
     ]
+
+
+async def test_media_resumes_after_a_reconnect(platform: Platform) -> None:
+    async with aiohttp.ClientSession() as session:
+        alice = await _join(session, platform.url, "alice:attendee", "hall")
+        bob = await _join(session, platform.url, "bob:attendee", "hall")
+        again: Participant | None = None
+        try:
+            for who in (alice, bob):
+                for kind in ("camera", "microphone"):
+                    assert (await who.sio.call("publish", {"kind": kind}))["ok"]
+                await who.publish_media()
+            await alice.wait_frames(video=10, audio=10)
+
+            # alice's connection drops; she comes back (same token) before her grace period ends
+            await alice.sio.drop()
+            await alice.pc.close()
+            await alice.pub.close()
+            again = Participant(LeanClient(session, lambda n, d: None))
+            again.sio = LeanClient(session, again.on_event)
+            await again.sio.connect(platform.url, {"token": "alice:attendee"})
+            for _ in range(100):
+                if any(n == "space_snapshot" and d["space_id"] == "hall" for n, d in again.events):
+                    break
+                await asyncio.sleep(0.05)
+            await again.wait_frames(video=10, audio=10)  # bob's media reaches the new connection
+            for kind in ("camera", "microphone"):
+                reply = await again.sio.call("publish", {"kind": kind})
+                assert reply["ok"] or reply["error"]["code"] == "already_published", reply
+            await again.publish_media()
+            before = len(bob.frames["video"])
+            await bob.wait_frames(video=before + 10, audio=0)  # and hers reaches bob again
+        finally:
+            await bob.close()
+            if again is not None:
+                await again.close()
+            await alice.close()
