@@ -1,0 +1,1 @@
+"""Attendance and billing counts derived from the analytics event log, exactly and reproducibly."""
