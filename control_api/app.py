@@ -14,11 +14,11 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from argon2 import PasswordHasher
 
-from control_api import http_accounts, http_tickets, http_tokens, http_venue
+from control_api import http_accounts, http_attendance, http_tickets, http_tokens, http_venue
 from control_api.accounts import AccountStore, OrgRecord
 from control_api.api_keys import ApiKeyStore
 from control_api.clock import now_ms
-from control_api.context import SERVICES, Services
+from control_api.context import SERVICES, AttendanceSource, Services
 from control_api.ids import OrgId, UserId
 from control_api.keyring import ROTATE_AFTER_S, Keyring
 from control_api.login_limit import Limits, LoginLimiter
@@ -86,6 +86,7 @@ def create_app(
     max_concurrent_requests: int = MAX_CONCURRENT_REQUESTS,
     pending_order_ttl_s: int = PENDING_ORDER_TTL_S,
     sweep_interval_s: float | None = SWEEP_INTERVAL_S,
+    attendance: AttendanceSource | None = None,
 ) -> web.Application:
     """The API as an aiohttp sub-application; routes are relative (``/orgs``, ...).
 
@@ -95,6 +96,7 @@ def create_app(
     a burst waits instead of exhausting the Redis client's connection pool (100 by default).
     Unpaid orders are cancelled ``pending_order_ttl_s`` after creation by a sweeper task that
     the application owns (started and cancelled with it; ``sweep_interval_s=None``: no task).
+    ``attendance`` serves ``GET .../attendance`` (without it that route answers 503).
     """
     if len(secret_key) < 32:
         raise ValueError("secret_key must have at least 32 characters")
@@ -113,6 +115,7 @@ def create_app(
         cookie_secure=cookie_secure,
         open_signup=open_signup,
         pending_order_ttl_s=pending_order_ttl_s,
+        attendance=attendance,
     )
     if sweep_interval_s is not None:
         app.cleanup_ctx.append(_sweeper(app[SERVICES].ticketing, sweep_interval_s))
@@ -120,6 +123,7 @@ def create_app(
     http_venue.add_routes(app)
     http_tickets.add_routes(app)
     http_tokens.add_routes(app)
+    http_attendance.add_routes(app)
     return app
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final, Protocol
 
 import redis.asyncio as aioredis
 from aiohttp import web
@@ -31,6 +31,15 @@ class Services:
     cookie_secure: bool
     open_signup: bool
     pending_order_ttl_s: int
+    attendance: AttendanceSource | None = None
+
+
+class AttendanceSource(Protocol):
+    """Where attendance comes from (the analytics log); wired by the composition root."""
+
+    async def attendance(self, event_id: str) -> dict[str, Any]:
+        """JSON-ready figures matching the OpenAPI ``Attendance`` schema (without ``event_id``)."""
+        ...
 
 
 SERVICES: Final = web.AppKey("control_api_services", Services)

@@ -290,6 +290,30 @@ SCHEMAS: Final[dict[str, Schema]] = {
         quantity={"type": "integer", "minimum": 1, "maximum": 100},
         buyer=_ref("Buyer"),
     ),
+    "Attendance": _obj(
+        ["event_id", "unique_participants", "participant_minutes", "sessions", "spaces", "participants"],
+        event_id={"type": "string"},
+        unique_participants={"type": "integer", "minimum": 0},
+        participant_minutes={"type": "number", "minimum": 0},
+        sessions={"type": "integer", "minimum": 0},
+        spaces={
+            "type": "array",
+            "items": _obj(
+                ["space_id", "unique_participants", "minutes"],
+                space_id={"type": "string"},
+                unique_participants={"type": "integer", "minimum": 0},
+                minutes={"type": "number", "minimum": 0},
+            ),
+        },
+        participants={
+            "type": "array",
+            "items": _obj(
+                ["participant_id", "minutes"],
+                participant_id={"type": "string"},
+                minutes={"type": "number", "minimum": 0},
+            ),
+        },
+    ),
     "Order": _obj(
         [
             "id",
@@ -508,6 +532,14 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
         "patch": _op("Edit a ticket type", 200, "TicketType", body="TicketTypePatch"),
     },
     _EVT + "/invites": {"post": _op("Create an invite code", 201, "Invite", body="InviteCreate")},
+    _EVT + "/attendance": {
+        "get": _op(
+            "Attendance for billing: unique participants (each person once) and online minutes, "
+            "re-derived from the event's analytics log; ?format=csv gives one row per participant",
+            200,
+            "Attendance",
+        ),
+    },
     _EVT + "/orders": {
         "get": _op("Orders of the event", 200, "OrderList"),
         "post": _op(

@@ -7,13 +7,15 @@ which spaces an event has.
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Sequence
-from typing import Final
+from typing import Any, Final
 
 import redis.asyncio as aioredis
 from aiohttp import web
 
 import control_api
+from analytics.log import derive
 from chat.fanout import FanoutConfig, FanoutEngine
 from chat.ids import InstanceId
 from chat.service import ChatService
@@ -36,6 +38,33 @@ from venuekit.observability import READINESS_CHECKS_KEY
 
 RUNTIME_KEY: Final = web.AppKey("signalling_runtime", SignallingRuntime)
 GATEWAY_KEY: Final = web.AppKey("signalling_gateway", Gateway)
+
+
+class LogAttendance:
+    """The control API's attendance, re-derived from the event's analytics log on each request."""
+
+    def __init__(self, redis: aioredis.Redis) -> None:
+        self._redis = redis
+
+    async def attendance(self, event_id: str) -> dict[str, Any]:
+        totals = await derive(self._redis, event_id, now_ms=int(time.time() * 1000))
+        return {
+            "unique_participants": totals.unique_participants,
+            "participant_minutes": round(totals.participant_minutes, 3),
+            "sessions": totals.sessions,
+            "spaces": [
+                {
+                    "space_id": space,
+                    "unique_participants": count,
+                    "minutes": round(totals.per_space_ms.get(space, 0) / 60_000, 3),
+                }
+                for space, count in sorted(totals.per_space_unique.items())
+            ],
+            "participants": [
+                {"participant_id": pid, "minutes": round(ms / 60_000, 3)}
+                for pid, ms in sorted(totals.per_participant_ms.items())
+            ],
+        }
 
 
 class StoreDirectory:
@@ -77,7 +106,9 @@ def install_edge(
     on those addresses (``()``: every interface). Without it (``signal``), no media is served
     yet: signalling cannot reach remote ``venuekit sfu`` nodes so far.
     """
-    api = control_api.create_app(redis, secret_key=secret_key, cookie_secure=cookie_secure)
+    api = control_api.create_app(
+        redis, secret_key=secret_key, cookie_secure=cookie_secure, attendance=LogAttendance(redis)
+    )
     app.add_subapp("/api/v1", api)
 
     keyring = Keyring(redis, secret_key)

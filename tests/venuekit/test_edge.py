@@ -99,3 +99,41 @@ async def test_chat_round_trip_and_gapless_replay_after_a_drop(dev: Role) -> Non
         assert empty["error"]["code"] == "empty_message"
         for client in (ana, back):
             await client.close()
+
+
+async def test_attendance_for_billing_counts_each_person_once(dev: Role) -> None:
+    from loadtest.provision import PASSWORD, cookie_session
+
+    venue = await provision(
+        dev.base_url, ["Owner"], [{"name": "Hall", "kind": "room", "capacity": 20}], attendees=2
+    )
+    hall = venue.spaces["Hall"]
+    async with aiohttp.ClientSession() as sockets:
+        tabs = [LeanClient(sockets, lambda *_: None) for _ in range(3)]
+        for tab, token in zip(
+            tabs, [venue.attendees[0], venue.attendees[0], venue.attendees[1]], strict=True
+        ):
+            await tab.connect(dev.base_url, {"token": token})  # the first attendee has two tabs
+            await tab.call("join_space", {"space_id": hall})
+        for tab in tabs:
+            await tab.close()
+    await asyncio.sleep(0.3)
+    url = f"{venue.event_base}/attendance"
+    async with cookie_session() as owner:
+        login = {"email": venue.owner_email, "password": PASSWORD}
+        async with owner.post(f"{venue.api}/sessions", json=login) as resp:
+            assert resp.status == 201
+        async with owner.get(url) as resp:
+            assert resp.status == 200
+            figures = await resp.json()
+        assert figures["unique_participants"] == 2
+        assert figures["spaces"][0]["space_id"] == hall and figures["spaces"][0]["unique_participants"] == 2
+        async with owner.get(url, params={"format": "csv"}) as resp:
+            assert resp.status == 200 and resp.content_type == "text/csv"
+            rows = (await resp.text()).strip().splitlines()
+        assert rows[0] == "event_id,participant_id,minutes" and len(rows) == 3
+    async with aiohttp.ClientSession() as stranger:
+        async with stranger.get(url) as resp:
+            assert resp.status == 401
+        async with stranger.get(url, headers={"Authorization": f"Ticket {venue.ticket_codes[0]}"}) as resp:
+            assert resp.status in (401, 403)
