@@ -8,6 +8,11 @@ import sys
 BENCHMARKS = {
     "tickets": ("loadtest.tickets", "concurrent orders at a ticket quota; nothing may be oversold"),
     "chat": ("loadtest.chat", "N Socket.IO clients in one event chat; every message exactly once"),
+    "joins": ("loadtest.joins", "participants from join token to first decoded frame, end to end"),
+    "media": (
+        "loadtest.media",
+        "publishers and subscribers through the SFU vs an aiortc MediaRelay baseline",
+    ),
 }
 
 

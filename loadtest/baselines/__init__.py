@@ -1,0 +1,1 @@
+"""Servers built without VenueKit, for benchmarks to compare against."""

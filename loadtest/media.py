@@ -1,0 +1,557 @@
+"""Media benchmark: publishers and subscribers through the SFU vs an aiortc ``MediaRelay`` baseline.
+
+Both sides run the same workload, one after the other, in one run: ``--publishers`` aiortc peers
+send VP8 video (a synthetic 320x240 picture at 30 frames a second, encoded by aiortc) and, unless
+``--no-audio``, an Opus tone; ``--subscribers`` aiortc peers receive (and decode) every track,
+all as real DTLS-SRTP peers on loopback.
+
+* SFU: ``venuekit dev`` on a free loopback port (or ``--url`` with ``--server-pid``); every
+  participant joins one room over Socket.IO, publishers ``media_publish``, everyone answers the
+  node's ``media_offer`` events. The node forwards packets without decoding them.
+* Baseline: ``python -m loadtest.baselines.relay``, a separate process, decodes each published
+  track once and re-encodes it for every subscriber (``MediaRelay().subscribe(track)``).
+
+Once every receiver has decoded some video and a short warm-up has passed, it measures a fixed
+window: packets the receivers got (``inbound-rtp`` ``packetsReceived`` and ``packetsLost`` from
+``getStats``), video frames they decoded, and the CPU seconds of the server process alone
+(``/proc``). The SFU's forwarding latency comes from its ``/metrics`` histogram (bucket upper
+bounds); its own counters (packets sent, retransmissions, NACKs, drops) are reported as rates.
+The summary is one JSON line; ``ratio_vs_baseline`` compares packets per server CPU-second and
+``frames_ratio_vs_baseline`` video frames delivered per server CPU-second. The second is the fairer
+one: the baseline re-encodes, so its packetization (packets per frame) is its own encoders', not
+the publisher's.
+
+The load generator is one process and decodes everything it receives: when its
+``loadgen_cpu_share`` nears the machine's free cores, loss and retransmissions come from it, not
+from the server under test. Keep the workload inside what it can receive.
+
+    python -m loadtest media --subscribers 8 --window-s 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import os
+import random
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import aiohttp
+import av
+from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
+from aiortc.mediastreams import AudioStreamTrack
+
+from loadtest.baselines.relay import LOOPBACK, loopback_ice, new_pc
+from loadtest.chat import _free_port, _platform, bucket_percentile_ms
+from loadtest.provision import provision
+from loadtest.sio import LeanClient, SocketIOError
+from loadtest.stats import print_summary, process_cpu_s
+
+WIDTH, HEIGHT = 320, 240
+LATENCY_METRIC = "venuekit_sfu_forwarding_latency_seconds_bucket"
+COUNTERS = {
+    "venuekit_sfu_sent_packets_total": "server_sent_pps",
+    "venuekit_sfu_retransmissions_total": "server_retransmitted_pps",
+    "venuekit_sfu_nacks_received_total": "server_nacked_pps",
+    "venuekit_sfu_dropped_packets_total": "server_dropped_pps",
+    "venuekit_sfu_keyframe_requests_total": "server_keyframe_requests_per_s",
+}
+"""SFU counters (``sfu/metrics.py``, read over HTTP) reported as rates over the window."""
+READY_VIDEO_FRAMES = 5
+"""Video frames every receiver must have decoded before the warm-up starts."""
+
+
+class MovingVideo(VideoStreamTrack):
+    """A fixed noisy texture scrolling sideways, so every frame encodes to real motion and detail."""
+
+    def __init__(self, seed: int = 0) -> None:
+        super().__init__()
+        self.count = 0
+        rng = random.Random(seed)
+        self._stride = 2 * WIDTH
+        self._texture = rng.randbytes(self._stride * HEIGHT)
+        self._chroma = bytes([128]) * (WIDTH * HEIGHT // 4)
+
+    async def recv(self) -> av.VideoFrame:
+        pts, time_base = await self.next_timestamp()
+        frame = av.VideoFrame(WIDTH, HEIGHT, "yuv420p")
+        shift = (self.count * 4) % WIDTH
+        luma = frame.planes[0]
+        if luma.line_size == WIDTH:
+            rows = (
+                self._texture[y * self._stride + shift : y * self._stride + shift + WIDTH]
+                for y in range(HEIGHT)
+            )
+            luma.update(b"".join(rows))
+        else:  # padded lines: a flat picture rather than wrong geometry
+            luma.update(bytes([(self.count * 9) % 200 + 20]) * luma.buffer_size)
+        for plane in frame.planes[1:]:
+            plane.update(self._chroma[: plane.buffer_size])
+        frame.pts = pts
+        frame.time_base = time_base
+        self.count += 1
+        return frame
+
+
+class ToneAudio(AudioStreamTrack):
+    """A 400 Hz tone (a whole number of periods in each 20 ms frame, computed once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._tone: bytes | None = None
+
+    async def recv(self) -> av.AudioFrame:
+        frame = await super().recv()  # paces and stamps a silent 20 ms frame
+        assert isinstance(frame, av.AudioFrame)
+        if self._tone is None:
+            n = frame.samples
+            self._tone = b"".join(
+                struct.pack("<h", int(8000 * math.sin(2 * math.pi * 400 * i / 48000))) for i in range(n)
+            ) * (len(frame.layout.channels) if frame.format.is_packed else 1)
+        frame.planes[0].update(self._tone[: frame.planes[0].buffer_size])
+        return frame
+
+
+@dataclass
+class Counters:
+    packets: int = 0
+    lost: int = 0
+    video_frames: int = 0
+    audio_frames: int = 0
+    sent: int = 0
+
+    def minus(self, other: Counters) -> Counters:
+        return Counters(
+            *(a - b for a, b in zip(self.__dict__.values(), other.__dict__.values(), strict=True))
+        )
+
+
+@dataclass
+class Peer:
+    """One simulated participant: an optional sending connection and a receiving one."""
+
+    name: str
+    publishes: bool
+    recv: RTCPeerConnection = field(default_factory=new_pc)
+    pub: RTCPeerConnection | None = None
+    frames: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    open: bool = True
+
+    def __post_init__(self) -> None:
+        @self.recv.on("track")
+        def on_track(track: MediaStreamTrack) -> None:
+            self.tasks.append(asyncio.create_task(self._consume(track)))
+
+    async def _consume(self, track: MediaStreamTrack) -> None:
+        while self.open:  # until the track ends or close()
+            try:
+                await track.recv()
+            except Exception:
+                return
+            self.frames[track.kind] = self.frames.get(track.kind, 0) + 1
+
+    async def offer_to_publish(self, audio: bool) -> tuple[str, dict[str, str]]:
+        """A complete sendonly offer and the kind (camera/microphone) of each of its mids."""
+        self.pub = new_pc()
+        video_tx = self.pub.addTransceiver(
+            MovingVideo(seed=int(self.name.rpartition("-")[2])), direction="sendonly"
+        )
+        audio_tx = self.pub.addTransceiver(ToneAudio(), direction="sendonly") if audio else None
+        await self.pub.setLocalDescription(await self.pub.createOffer())
+        kinds = {str(video_tx.mid): "camera"}
+        if audio_tx is not None:
+            kinds[str(audio_tx.mid)] = "microphone"
+        return self.pub.localDescription.sdp, kinds
+
+    async def counters(self) -> Counters:
+        out = Counters(video_frames=self.frames["video"], audio_frames=self.frames["audio"])
+        for stat in (await self.recv.getStats()).values():
+            if stat.type == "inbound-rtp":
+                out.packets += stat.packetsReceived
+                out.lost += max(0, stat.packetsLost)
+        if self.pub is not None:
+            for stat in (await self.pub.getStats()).values():
+                if stat.type == "outbound-rtp":
+                    out.sent += stat.packetsSent
+        return out
+
+    async def close(self) -> None:
+        self.open = False
+        for pc in (self.recv, self.pub):
+            if pc is not None:
+                with contextlib.suppress(Exception):
+                    await pc.close()
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+
+
+@dataclass
+class Plan:
+    publishers: int
+    subscribers: int
+    window_s: float
+    warmup_s: float
+    audio: bool
+    ready_timeout_s: float = 60.0
+
+
+def _peers(plan: Plan) -> list[Peer]:
+    return [Peer(f"pub-{i}", True) for i in range(plan.publishers)] + [
+        Peer(f"sub-{i}", False) for i in range(plan.subscribers)
+    ]
+
+
+def _receiving(plan: Plan, peers: list[Peer]) -> list[Peer]:
+    """Who receives: every subscriber, and publishers too when there are others to hear."""
+    return [p for p in peers if not p.publishes or plan.publishers > 1]
+
+
+async def _total(peers: list[Peer]) -> Counters:
+    total = Counters()
+    for peer in peers:
+        c = await peer.counters()
+        total = Counters(*(a + b for a, b in zip(total.__dict__.values(), c.__dict__.values(), strict=True)))
+    return total
+
+
+async def _scrape(
+    session: aiohttp.ClientSession, url: str | None
+) -> tuple[dict[float, float], dict[str, float]]:
+    """The SFU's latency histogram buckets and its ``COUNTERS`` so far (``/metrics``, all labels summed)."""
+    buckets: dict[float, float] = {}
+    counters = dict.fromkeys(COUNTERS, 0.0)
+    if url is None:
+        return buckets, counters
+    try:
+        async with session.get(url.rstrip("/") + "/metrics") as resp:
+            text = await resp.text()
+    except aiohttp.ClientError:
+        return buckets, counters
+    for line in text.splitlines():
+        name = line.split("{", 1)[0].split(" ", 1)[0]
+        if name == LATENCY_METRIC:
+            labels, _, value = line.rpartition(" ")
+            bound = labels.split('le="', 1)[1].split('"', 1)[0]
+            buckets[float("inf") if bound == "+Inf" else float(bound)] = float(value)
+        elif name in counters:
+            counters[name] += float(line.rpartition(" ")[2])
+    return buckets, counters
+
+
+async def _wait_ready(plan: Plan, receivers: list[Peer]) -> bool:
+    deadline = time.monotonic() + plan.ready_timeout_s
+    while time.monotonic() < deadline:
+        if all(p.frames["video"] >= READY_VIDEO_FRAMES for p in receivers):
+            return True
+        await asyncio.sleep(0.1)
+    return False
+
+
+async def _measure(
+    plan: Plan, peers: list[Peer], pid: int | None, metrics_url: str | None, ready: bool
+) -> dict[str, Any]:
+    """Warm up, then count over the window: what receivers got, what the server spent."""
+    receivers = _receiving(plan, peers)
+    await asyncio.sleep(plan.warmup_s)
+    async with aiohttp.ClientSession() as session:
+        b0, m0 = await _scrape(session, metrics_url)
+        c0 = await _total(peers)
+        cpu0 = process_cpu_s(pid) if pid else 0.0
+        me0, t0 = time.process_time(), time.monotonic()
+        await asyncio.sleep(plan.window_s)
+        cpu1 = process_cpu_s(pid) if pid else 0.0
+        me1, t1 = time.process_time(), time.monotonic()
+        c1 = await _total(peers)
+        b1, m1 = await _scrape(session, metrics_url)
+    window = t1 - t0
+    got = c1.minus(c0)
+    received = await _total(receivers)
+    cpu = cpu1 - cpu0 if pid else None
+    fanout = plan.subscribers + (plan.publishers - 1 if plan.publishers > 1 else 0)
+    return {
+        "ready": ready,
+        "window_s": round(window, 2),
+        "received_packets": got.packets,
+        "forwarded_pps": round(got.packets / window, 1),
+        "video_fps": round(got.video_frames / window, 1),
+        "publisher_sent_pps": round(got.sent / window, 1),
+        "expected_pps": round(got.sent * fanout / window, 1),
+        "loss_pct": round(100 * got.lost / (got.packets + got.lost), 3) if got.packets + got.lost else 0.0,
+        "cpu_s": None if cpu is None else round(cpu, 2),
+        "cpu_share": None if cpu is None else round(cpu / window, 3),
+        "pps_per_cpu_s": round(got.packets / cpu, 1) if cpu else None,
+        "frames_per_cpu_s": round(got.video_frames / cpu, 1) if cpu else None,
+        "latency_p50_ms": bucket_percentile_ms(b0, b1, 50),
+        "latency_p99_ms": bucket_percentile_ms(b0, b1, 99),
+        **{
+            key: round((m1[name] - m0[name]) / window, 1) if metrics_url else None
+            for name, key in COUNTERS.items()
+        },
+        "loadgen_cpu_share": round((me1 - me0) / window, 3),
+        "receivers_without_video": sum(1 for p in receivers if p.frames["video"] == 0),
+        "total_received_packets": received.packets,
+    }
+
+
+# --- the SFU side ----------------------------------------------------------------------------
+
+
+class SfuPeer:
+    """A participant over Socket.IO: joins the room, publishes, answers the node's offers in order."""
+
+    def __init__(self, peer: Peer, session: aiohttp.ClientSession, token: str) -> None:
+        self.peer = peer
+        self.token = token
+        self.sio = LeanClient(session, self.on_event)
+        self._lock = asyncio.Lock()  # FIFO: offers are answered one at a time, in arrival order
+
+    def on_event(self, name: str, data: Any) -> None:
+        if name == "media_offer":
+            self.peer.tasks.append(asyncio.create_task(self._answer(data)))
+
+    async def _answer(self, offer: dict[str, Any]) -> None:
+        async with self._lock:
+            pc = self.peer.recv
+            try:
+                await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
+                await pc.setLocalDescription(await pc.createAnswer())
+                reply = await self.sio.call("media_answer", {"sdp": pc.localDescription.sdp}, timeout_s=30)
+                if not reply["ok"]:
+                    self.peer.errors.append(f"media_answer: {reply['error']}")
+            except Exception as exc:
+                self.peer.errors.append(f"media_answer: {exc!r}")
+
+    async def join(self, url: str, space_id: str) -> None:
+        await self.sio.connect(url, {"token": self.token}, timeout_s=30)
+        reply = await self.sio.call("join_space", {"space_id": space_id}, timeout_s=30)
+        if not reply["ok"]:
+            raise SocketIOError(f"join_space refused: {reply['error']}")
+
+    async def publish(self, audio: bool) -> None:
+        for kind in ("camera", "microphone") if audio else ("camera",):
+            reply = await self.sio.call("publish", {"kind": kind}, timeout_s=30)
+            if not reply["ok"]:
+                raise SocketIOError(f"publish {kind} refused: {reply['error']}")
+        sdp, kinds = await self.peer.offer_to_publish(audio)
+        reply = await self.sio.call("media_publish", {"sdp": sdp, "kinds": kinds}, timeout_s=30)
+        if not reply["ok"]:
+            raise SocketIOError(f"media_publish refused: {reply['error']}")
+        assert self.peer.pub is not None
+        await self.peer.pub.setRemoteDescription(
+            RTCSessionDescription(sdp=reply["data"]["sdp"], type="answer")
+        )
+
+
+async def _idle_cpu_share(pid: int | None, seconds: float) -> float | None:
+    """The server's CPU share before any media: what it spends anyway (the SFU runs in process)."""
+    if not pid:
+        return None
+    before = process_cpu_s(pid)
+    await asyncio.sleep(seconds)
+    return round((process_cpu_s(pid) - before) / seconds, 3)
+
+
+async def run_sfu(url: str, pid: int | None, plan: Plan) -> dict[str, Any]:
+    venue = await provision(
+        url,
+        ["Host"],
+        [{"name": "Hall", "kind": "room", "capacity": plan.publishers + plan.subscribers + 10}],
+        attendees=plan.publishers + plan.subscribers,
+    )
+    space_id = venue.spaces["Hall"]
+    idle = await _idle_cpu_share(pid, min(2.0, plan.window_s))
+    peers = _peers(plan)
+    async with aiohttp.ClientSession() as session:
+        clients = [SfuPeer(p, session, t) for p, t in zip(peers, venue.attendees, strict=True)]
+        try:
+            # subscribers first, then publishers: each subscriber is offered the tracks as they come
+            order = [c for c in clients if not c.peer.publishes] + [c for c in clients if c.peer.publishes]
+            await asyncio.gather(*(c.join(url, space_id) for c in order))
+            for client in order:
+                if client.peer.publishes:
+                    await client.publish(plan.audio)
+            ready = await _wait_ready(plan, _receiving(plan, peers))
+            result = await _measure(plan, peers, pid, url, ready)
+        finally:
+            await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+            for client in clients:
+                with contextlib.suppress(Exception):
+                    await client.sio.close()
+    result["idle_cpu_share"] = idle
+    result["errors"] = [e for p in peers for e in p.errors][:5]
+    return result
+
+
+# --- the baseline side -----------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _relay() -> Iterator[tuple[str, int]]:
+    """Yield (url, pid) of a baseline relay process on a free loopback port."""
+    port = _free_port()
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadtest.baselines.relay", "--port", str(port)], stdout=log, stderr=log
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            if proc.poll() is not None:
+                log.seek(0)
+                raise RuntimeError(f"baseline relay exited: {log.read()[-2000:].decode(errors='replace')}")
+            try:
+                with socket.create_connection((LOOPBACK, port), timeout=1):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("baseline relay did not start within 30 s") from None
+                time.sleep(0.1)
+        yield f"http://{LOOPBACK}:{port}", proc.pid
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+        log.close()
+
+
+async def _post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> dict[str, Any]:
+    async with session.post(url, json=body) as resp:
+        if resp.status != 200:
+            raise RuntimeError(f"{url}: {resp.status} {await resp.text()}")
+        data: dict[str, Any] = await resp.json()
+        return data
+
+
+async def run_baseline(url: str, pid: int, plan: Plan) -> dict[str, Any]:
+    peers = _peers(plan)
+    try:
+        async with aiohttp.ClientSession() as session:
+            for peer in peers:
+                if peer.publishes:
+                    sdp, _kinds = await peer.offer_to_publish(plan.audio)
+                    answer = await _post(session, url + "/publish", {"sdp": sdp, "name": peer.name})
+                    assert peer.pub is not None
+                    await peer.pub.setRemoteDescription(
+                        RTCSessionDescription(sdp=answer["sdp"], type="answer")
+                    )
+            for peer in _receiving(plan, peers):
+                others = plan.publishers - (1 if peer.publishes else 0)
+                for _ in range(others):
+                    peer.recv.addTransceiver("video", direction="recvonly")
+                    if plan.audio:
+                        peer.recv.addTransceiver("audio", direction="recvonly")
+                await peer.recv.setLocalDescription(await peer.recv.createOffer())
+                body = {"sdp": peer.recv.localDescription.sdp, "exclude": peer.name}
+                answer = await _post(session, url + "/subscribe", body)
+                await peer.recv.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+        ready = await _wait_ready(plan, _receiving(plan, peers))
+        result = await _measure(plan, peers, pid, None, ready)
+    finally:
+        await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
+    return result
+
+
+# --- the run ---------------------------------------------------------------------------------
+
+
+def run(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
+    loopback_ice()
+    started = time.monotonic()
+    with _platform(args.url, args.server_pid) as (url, pid):
+        sfu = asyncio.run(run_sfu(url, pid, plan))
+    baseline: dict[str, Any] = {}
+    if not args.skip_baseline:
+        with _relay() as (relay_url, relay_pid):
+            baseline = asyncio.run(run_baseline(relay_url, relay_pid, plan))
+    for name, side in (("sfu", sfu), ("baseline", baseline)):
+        if side and (side["loadgen_cpu_share"] > 0.9 or not side["ready"]):
+            print(
+                f"warning: {name} side: load generator CPU share {side['loadgen_cpu_share']}, ready="
+                f"{side['ready']}; loss and rates may be the load generator's, not the server's",
+                file=sys.stderr,
+            )
+    sfu_eff = sfu["pps_per_cpu_s"]
+    base_eff = baseline.get("pps_per_cpu_s")
+    return {
+        "scenario": "media",
+        "publishers": plan.publishers,
+        "subscribers": plan.subscribers,
+        "video": f"VP8 {WIDTH}x{HEIGHT} 30 fps (aiortc encoder)",
+        "audio": "Opus 48 kHz tone" if plan.audio else None,
+        "window_s": plan.window_s,
+        "cpus": os.cpu_count(),
+        "forwarded_pps": sfu["forwarded_pps"],
+        "sfu_cpu_s": sfu["cpu_s"],
+        "pps_per_sfu_cpu_s": sfu_eff,
+        "frames_per_sfu_cpu_s": sfu["frames_per_cpu_s"],
+        "baseline_forwarded_pps": baseline.get("forwarded_pps"),
+        "baseline_cpu_s": baseline.get("cpu_s"),
+        "baseline_pps_per_cpu_s": base_eff,
+        "baseline_frames_per_cpu_s": baseline.get("frames_per_cpu_s"),
+        "ratio_vs_baseline": round(sfu_eff / base_eff, 2) if sfu_eff and base_eff else None,
+        "frames_ratio_vs_baseline": (
+            round(sfu["frames_per_cpu_s"] / baseline["frames_per_cpu_s"], 2)
+            if sfu["frames_per_cpu_s"] and baseline.get("frames_per_cpu_s")
+            else None
+        ),
+        "sfu_idle_cpu_share": sfu["idle_cpu_share"],
+        "sfu_latency_p50_ms": sfu["latency_p50_ms"],
+        "sfu_latency_p99_ms": sfu["latency_p99_ms"],
+        "loss_pct": sfu["loss_pct"],
+        "baseline_loss_pct": baseline.get("loss_pct"),
+        "loadgen_cpu_share": sfu["loadgen_cpu_share"],
+        "baseline_loadgen_cpu_share": baseline.get("loadgen_cpu_share"),
+        "sfu_received_packets": sfu["received_packets"],
+        "baseline_received_packets": baseline.get("received_packets"),
+        "sfu": sfu,
+        "baseline": baseline,
+        "elapsed_s": round(time.monotonic() - started, 1),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest media", description=__doc__.split("\n")[0])
+    parser.add_argument("--url", help="a running platform (default: start venuekit dev on loopback)")
+    parser.add_argument("--server-pid", type=int, help="pid of the --url server, for its CPU")
+    parser.add_argument("--publishers", type=int, default=1)
+    parser.add_argument("--subscribers", type=int, default=8)
+    parser.add_argument("--window-s", type=float, default=20.0, help="measured seconds, each side")
+    parser.add_argument("--warmup-s", type=float, default=3.0)
+    parser.add_argument("--no-audio", action="store_true", help="video only")
+    parser.add_argument("--skip-baseline", action="store_true", help="measure the SFU only")
+    parser.add_argument("--quick", action="store_true", help="1 publisher, 6 subscribers, 10 s a side")
+    parser.add_argument("--smoke", action="store_true", help="1 publisher, 2 subscribers, 5 s a side (tests)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.publishers, args.subscribers, args.window_s, args.warmup_s = 1, 6, 10.0, 2.0
+    if args.smoke:
+        args.publishers, args.subscribers, args.window_s, args.warmup_s = 1, 2, 5.0, 1.0
+    plan = Plan(
+        publishers=args.publishers,
+        subscribers=args.subscribers,
+        window_s=args.window_s,
+        warmup_s=args.warmup_s,
+        audio=not args.no_audio,
+    )
+    summary = run(args, plan)
+    print_summary(summary)
+    ok = summary["sfu_received_packets"] > 0 and (
+        args.skip_baseline or (summary["baseline_received_packets"] or 0) > 0
+    )
+    return 0 if ok else 1

@@ -1,0 +1,50 @@
+"""The media benchmark's smoke mode: both sides run end to end and subscribers receive packets."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_media_benchmark_smoke_forwards_through_the_sfu_and_the_baseline() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest", "media", "--smoke"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, (result.stdout[-2000:], result.stderr[-3000:])
+    summary = json.loads(result.stdout.strip().splitlines()[-1])
+    for key in (
+        "forwarded_pps",
+        "sfu_cpu_s",
+        "pps_per_sfu_cpu_s",
+        "baseline_pps_per_cpu_s",
+        "ratio_vs_baseline",
+        "sfu_latency_p50_ms",
+        "sfu_latency_p99_ms",
+        "loss_pct",
+        "frames_per_sfu_cpu_s",
+        "baseline_frames_per_cpu_s",
+    ):
+        assert key in summary
+    assert summary["scenario"] == "media"
+    assert summary["subscribers"] == 2
+    assert summary["sfu_received_packets"] > 0
+    assert summary["baseline_received_packets"] > 0
+    assert summary["sfu"]["receivers_without_video"] == 0
+    assert summary["baseline"]["receivers_without_video"] == 0
+
+
+def test_loadtest_lists_the_media_benchmark() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "loadtest", "--help"], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0
+    assert "media" in result.stdout
