@@ -232,33 +232,27 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def _platform(url: str | None, server_pid: int | None) -> Any:
-    """Yield (url, pid): the given platform, or a ``venuekit dev`` started for this run."""
-    if url is not None:
-        yield url, server_pid
-        return
+def _server(argv: list[str], name: str) -> Any:
+    """Start ``argv`` with ``{port}`` filled in on a free loopback port; yield (url, pid); stop it."""
     port = _free_port()
-    data_dir = tempfile.mkdtemp(prefix="vk-chat-bench-")
+    data_dir = tempfile.mkdtemp(prefix="vk-bench-")
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env |= {"VENUEKIT_DATA_DIR": data_dir, "VENUEKIT_LOG_LEVEL": "WARNING"}
     log = open(os.path.join(data_dir, "server.log"), "wb")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "venuekit", "dev", "--port", str(port)], env=env, stdout=log, stderr=log
-    )
+    proc = subprocess.Popen([a.replace("{port}", str(port)) for a in argv], env=env, stdout=log, stderr=log)
     try:
-        base = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"venuekit dev exited; see {data_dir}/server.log")
+                raise RuntimeError(f"{name} exited; see {data_dir}/server.log")
             try:
                 with socket.create_connection(("127.0.0.1", port), timeout=1):
                     break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise RuntimeError("venuekit dev did not start within 60 s") from None
+                    raise RuntimeError(f"{name} did not start within 60 s") from None
                 time.sleep(0.1)
-        yield base, proc.pid
+        yield f"http://127.0.0.1:{port}", proc.pid
     finally:
         proc.terminate()
         try:
@@ -267,6 +261,23 @@ def _platform(url: str | None, server_pid: int | None) -> Any:
             proc.kill()
         log.close()
         shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _platform(url: str | None, server_pid: int | None) -> Any:
+    """Yield (url, pid): the given platform, or a ``venuekit dev`` started for this run."""
+    if url is not None:
+        yield url, server_pid
+        return
+    with _server([sys.executable, "-m", "venuekit", "dev", "--port", "{port}"], "venuekit dev") as running:
+        yield running
+
+
+def _baseline() -> Any:
+    """The naive python-socketio chat (``loadtest/baselines/chat_naive.py``) on a free port."""
+    return _server(
+        [sys.executable, "-m", "loadtest.baselines.chat_naive", "--port", "{port}"], "the baseline"
+    )
 
 
 @dataclass
@@ -445,12 +456,19 @@ def _worker(conn: Any, url: str, tokens: list[str], offset: int, plan: Plan) -> 
     conn.close()
 
 
-async def run(url: str, pid: int | None, plan: Plan, workers: int) -> dict[str, Any]:
-    """Provision, run the parts (in this process, or in ``workers`` processes), merge."""
+async def run(
+    url: str, pid: int | None, plan: Plan, workers: int, *, baseline: bool = False
+) -> dict[str, Any]:
+    """Provision, run the parts (in this process, or in ``workers`` processes), merge.
+
+    The baseline checks no token and has no API: its clients get placeholder tokens.
+    """
     started = time.monotonic()
-    venue = await provision(url, ["Host"], [], attendees=plan.clients, concurrency=64)
+    if baseline:
+        tokens = [f"baseline-{i}" for i in range(plan.clients)]
+    else:
+        tokens = (await provision(url, ["Host"], [], attendees=plan.clients, concurrency=64)).attendees
     provision_s = time.monotonic() - started
-    tokens = venue.attendees
     async with aiohttp.ClientSession() as session:
         t_connect = time.monotonic()
         if workers <= 1:
@@ -563,6 +581,28 @@ async def _run_in_processes(
     return parts, (cpu0, b0, t0, cpu1, b1, t1)
 
 
+def _cpu_ms_per_1k(run: dict[str, Any]) -> float | None:
+    if run["server_cpu_s"] is None or not run["delivered"]:
+        return None
+    return float(run["server_cpu_s"]) * 1000 / (float(run["delivered"]) / 1000)
+
+
+def _ratios(ours: dict[str, Any], base: dict[str, Any]) -> dict[str, Any]:
+    """How many times better than the baseline (above 1: VenueKit is better)."""
+    mine, theirs = _cpu_ms_per_1k(ours), _cpu_ms_per_1k(base)
+    return {
+        "server_cpu_ms_per_1k_deliveries": None if mine is None else round(mine, 3),
+        "baseline_cpu_ms_per_1k_deliveries": None if theirs is None else round(theirs, 3),
+        "cpu_ratio_vs_baseline": round(theirs / mine, 2) if mine and theirs else None,
+        "p99_ratio_vs_baseline": round(base["latency_p99_ms"] / ours["latency_p99_ms"], 2)
+        if ours["latency_p99_ms"]
+        else None,
+        "baseline_delivered_share": round(base["delivered"] / base["expected_deliveries"], 4)
+        if base["expected_deliveries"]
+        else None,
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest chat", description=__doc__.split("\n")[0])
     parser.add_argument("--url", help="a running platform (default: start venuekit dev on loopback)")
@@ -575,6 +615,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
         "--workers", type=int, default=1, help="load-generator processes sharing the clients (default 1)"
+    )
+    parser.add_argument(
+        "--no-baseline", action="store_true", help="skip the naive python-socketio baseline run"
     )
     parser.add_argument("--quick", action="store_true", help="500 clients for 20 s")
     parser.add_argument("--smoke", action="store_true", help="a few clients for a few seconds (tests)")
@@ -594,5 +637,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     with _platform(args.url, args.server_pid) as (url, pid):
         summary = asyncio.run(run(url, pid, plan, args.workers))
+    if not args.no_baseline:
+        with _baseline() as (url, pid):
+            base = asyncio.run(run(url, pid, plan, args.workers, baseline=True))
+        summary["baseline"] = base
+        summary |= _ratios(summary, base)
     print_summary(summary)
     return 0 if summary["missing"] == 0 and summary["duplicates"] == 0 else 1

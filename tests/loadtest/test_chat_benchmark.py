@@ -38,6 +38,10 @@ def test_chat_benchmark_smoke_delivers_every_message_exactly_once() -> None:
     assert summary["send_failures"] == 0  # the smoke rate stays inside the per-participant limit
     assert summary["delivered"] == summary["expected_deliveries"] == summary["sent"] * summary["clients"]
     assert summary["duplicates"] == 0
+    baseline = summary["baseline"]  # the same workload against the naive baseline, same run
+    assert baseline["sent"] > 0 and baseline["delivered"] > 0
+    for key in ("cpu_ratio_vs_baseline", "p99_ratio_vs_baseline", "server_cpu_ms_per_1k_deliveries"):
+        assert key in summary
 
 
 def test_loadtest_lists_its_benchmarks() -> None:
