@@ -16,12 +16,13 @@ import resource
 import signal
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import redis.asyncio as aioredis
 from aiohttp import web
 
-from venuekit import __version__, gc_policy
+from venuekit import __version__, backup, gc_policy
 from venuekit.app import Role, build_app, resolve_secret_key
 from venuekit.demo import seed_demo
 from venuekit.redis_child import PrivateRedis, RedisStartError
@@ -64,7 +65,38 @@ def _parser() -> argparse.ArgumentParser:
             p.add_argument(
                 "--demo", action="store_true", help="seed a demo hackathon and print links to try it"
             )
+    for tool, text in (
+        ("backup", "copy every key of the Redis at REDIS_URL into FILE"),
+        ("restore", "write every key of FILE back into the Redis at REDIS_URL (replacing keys)"),
+    ):
+        p = sub.add_parser(tool, help=text, description=text + "; see venuekit/backup.py")
+        p.add_argument("file", type=Path)
     return parser
+
+
+async def _run_tool(tool: str, redis_url: str, path: Path) -> str:
+    await _check_redis(redis_url)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        if tool == "backup":
+            return f"backed up {await backup.backup(client, path)} keys to {path}"
+        return f"restored {await backup.restore(client, path)} keys from {path}"
+    finally:
+        await client.aclose()
+
+
+def _tool(tool: str, path: Path) -> int:
+    try:
+        settings = load_settings()
+        if not settings.redis_url:
+            raise SettingsError(
+                f"REDIS_URL is required for `venuekit {tool}` (the Redis of a running platform)"
+            )
+        print(asyncio.run(_run_tool(tool, settings.redis_url, path)), flush=True)
+    except (SettingsError, StartupError, backup.BackupError, OSError) as exc:
+        print(f"venuekit: error: {exc}", file=sys.stderr, flush=True)
+        return EXIT_STARTUP_ERROR
+    return 0
 
 
 async def _check_redis(url: str) -> None:
@@ -157,6 +189,8 @@ def _raise_open_file_limit() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.role in ("backup", "restore"):
+        return _tool(args.role, args.file)
     _raise_open_file_limit()
     role = Role(args.role)
     try:
