@@ -57,7 +57,15 @@ EMITS = Counter("venuekit_signal_emits_total", "Venue effects emitted to local s
 MEDIA_UNROUTED = Counter(
     "venuekit_signal_media_effects_unrouted_total", "Media effects with no media port configured"
 )
-ANALYTICS_APPENDED = Counter("venuekit_signal_analytics_events_total", "Analytics events appended")
+ANALYTICS_APPENDED = Counter(
+    "venuekit_signal_analytics_events_total", "Analytics events appended (joins, leaves, ...)", ["kind"]
+)
+LIVE_PARTICIPANTS = Gauge(
+    "venuekit_signal_live_participants",
+    "Participants in each space of each event this instance follows (every instance reports the "
+    "same replicated figure: aggregate with max)",
+    ["event", "space"],
+)
 REAPED = Counter("venuekit_signal_reaped_connections_total", "Connections of dead instances disconnected")
 VENUES = Gauge("venuekit_signal_venues", "Venue replicas held by this instance")
 
@@ -379,7 +387,7 @@ class SignallingRuntime:
         }
         try:
             await self._redis.xadd(analytics_key(event_id), fields)  # type: ignore[arg-type]
-            ANALYTICS_APPENDED.inc()
+            ANALYTICS_APPENDED.labels(effect.kind.value).inc()
         except (OSError, aioredis.RedisError) as exc:
             log.error("analytics event %s lost: %s", fields["id"], exc)
 
@@ -410,10 +418,21 @@ class SignallingRuntime:
                 )
                 EMITS.labels("space_count").inc()
 
+    def export_live_counts(self) -> None:
+        """Refresh the live-participants gauge from the replicas (cheap: one read per space)."""
+        for event_id, replica in self.replicas.items():
+            venue = replica.venue
+            if venue is None:
+                continue
+            for space_id, space in venue.spaces.items():
+                if not space.ended:
+                    LIVE_PARTICIPANTS.labels(event_id, space_id).set(space.count)
+
     async def _tick_loop(self) -> None:
         while True:
             await asyncio.sleep(self.tick_ms / 1000)
             await self.flush_counts()
+            self.export_live_counts()
             for event_id, replica in list(self.replicas.items()):
                 local = self._locals.get(event_id)
                 if local is None or not local.sid_of:

@@ -147,6 +147,14 @@ async def test_participants_on_two_instances_see_each_other(
     assert kinds.count(("bob", "join")) == 1
     ids = [f[b"id"] for _, f in entries]
     assert len(ids) == len(set(ids))
+
+    # operators see live participants per event and space (the same figure on every instance)
+    from prometheus_client import REGISTRY
+
+    b.runtime.export_live_counts()
+    live = REGISTRY.get_sample_value("venuekit_signal_live_participants", {"event": EVENT, "space": "hall"})
+    assert live == 2
+    assert (REGISTRY.get_sample_value("venuekit_signal_analytics_events_total", {"kind": "join"}) or 0) >= 2
     for client in (alice, bob, carol):
         await client.lean.close()
 
