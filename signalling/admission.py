@@ -73,4 +73,5 @@ class JoinTokenAdmitter:
             org_id=claims.org_id,
             token_id=claims.token_id,
             expires_at_s=float(claims.expires_at_s),
+            ticket_id=claims.ticket_id,
         )

@@ -60,6 +60,8 @@ class Admitted:
     org_id: str
     token_id: str
     expires_at_s: float
+    ticket_id: str | None = None
+    """The ticket the token was exchanged for (None for organisers): revoking it ends the session."""
 
 
 @dataclasses.dataclass(slots=True)

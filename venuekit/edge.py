@@ -32,6 +32,7 @@ from signalling.gateway import Gateway
 from signalling.ids import EventId, SpaceId, TeamId
 from signalling.kinds import SpaceKind
 from signalling.media_bridge import MediaBridge
+from signalling.revocations import RevocationEnforcer
 from signalling.runtime import SignallingRuntime
 from signalling.spaces import SpaceConfig
 from venuekit.observability import READINESS_CHECKS_KEY
@@ -144,10 +145,14 @@ def install_edge(
 
     app[READINESS_CHECKS_KEY]["chat_listener"] = chat_listener_ready
 
+    revocations = RevocationEnforcer(redis, gateway)
+
     async def run_runtime(_app: web.Application) -> AsyncIterator[None]:
         await fanout.start()
         await runtime.start(gateway)
+        await revocations.start()
         yield
+        await revocations.stop()
         await runtime.stop()
         await fanout.stop()
         if media is not None:

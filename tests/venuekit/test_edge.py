@@ -137,3 +137,30 @@ async def test_attendance_for_billing_counts_each_person_once(dev: Role) -> None
             assert resp.status == 401
         async with stranger.get(url, headers={"Authorization": f"Ticket {venue.ticket_codes[0]}"}) as resp:
             assert resp.status in (401, 403)
+
+
+async def test_revoking_a_ticket_ends_the_live_session_at_once(dev: Role) -> None:
+    from loadtest.provision import PASSWORD, cookie_session
+
+    venue = await provision(
+        dev.base_url, ["Owner"], [{"name": "Hall", "kind": "room", "capacity": 5}], attendees=1
+    )
+    ticket_id = venue.ticket_codes[0].split(".", 1)[0]
+    seen: list[tuple[str, Any]] = []
+    async with aiohttp.ClientSession() as sockets:
+        attendee = LeanClient(sockets, lambda name, data: seen.append((name, data)))
+        await attendee.connect(dev.base_url, {"token": venue.attendees[0]})
+        async with cookie_session() as owner:
+            login = {"email": venue.owner_email, "password": PASSWORD}
+            async with owner.post(f"{venue.api}/sessions", json=login) as resp:
+                csrf = {"X-CSRF-Token": (await resp.json())["csrf_token"]}
+            async with owner.post(f"{venue.event_base}/tickets/{ticket_id}/revoke", headers=csrf) as resp:
+                assert resp.status == 200, await resp.text()
+        await asyncio.wait_for(attendee.closed.wait(), 10)
+        removed = [data for name, data in seen if name == "removed"]
+        assert removed and "revoked" in removed[0]["reason"]
+        await attendee.close()  # the server closed it; release the client side too
+        again = LeanClient(sockets, lambda *_: None)
+        with pytest.raises(SocketIOError) as info:
+            await again.connect(dev.base_url, {"token": venue.attendees[0]})
+        assert info.value.data["code"] == "token_revoked"
