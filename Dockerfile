@@ -12,10 +12,11 @@ COPY signalling/ signalling/
 COPY chat/ chat/
 COPY recorder/ recorder/
 COPY control_api/ control_api/
+COPY analytics/ analytics/
 COPY loadtest/ loadtest/
 COPY web/ web/
 RUN /opt/venuekit/bin/pip install . \
- && /opt/venuekit/bin/python -c "import venuekit.cli, sfu, signalling, chat, control_api"
+ && /opt/venuekit/bin/python -c "import venuekit.cli, venuekit.edge, sfu, signalling, chat, control_api, analytics"
 
 FROM python:3.11-slim-bookworm AS runtime
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/venuekit --create-home venuekit

@@ -61,6 +61,16 @@ def test_compose_runs_two_signal_and_two_sfu_instances() -> None:
         assert target in prometheus
 
 
+def test_dockerfile_copies_every_package_the_distribution_ships() -> None:
+    import tomllib
+
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    for pattern in pyproject["tool"]["setuptools"]["packages"]["find"]["include"]:
+        package = pattern.rstrip("*")
+        assert f"COPY {package}/ {package}/" in dockerfile, f"the image would lack {package}/"
+
+
 def test_dockerfile_runs_as_non_root_from_a_slim_stage() -> None:
     dockerfile = (ROOT / "Dockerfile").read_text()
     stages = dockerfile.split("\nFROM ")
