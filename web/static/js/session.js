@@ -16,6 +16,7 @@ export class Session extends EventTarget {
   constructor(tokenSource, token) {
     super();
     this.tokenSource = tokenSource;
+    this.token = token;
     this.me = null;
     this.spaces = new Map(); // space_id -> summary (count, title, kind...)
     this.space = null; // the latest space_snapshot
@@ -28,7 +29,8 @@ export class Session extends EventTarget {
       if (error.code === "token_expired" && this.tokenSource) {
         // a refused socket does not retry by itself: fetch a fresh token and connect again
         try {
-          this.socket.auth = { token: await this.tokenSource() };
+          this.token = await this.tokenSource();
+          this.socket.auth = { token: this.token };
           this.socket.connect();
           return;
         } catch (refresh) {
@@ -76,6 +78,16 @@ export class Session extends EventTarget {
       }
     }
     this.emit("presence", { name, data });
+  }
+
+  /** The hackathon teams the join token grants (its payload is readable; the server checks it). */
+  teams() {
+    try {
+      const payload = this.token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(payload)).teams ?? [];
+    } catch {
+      return [];
+    }
   }
 
   emit(type, detail) {
