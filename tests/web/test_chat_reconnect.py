@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -15,14 +12,6 @@ from tests.support.processes import Role
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHAT_TEXTS = "[...document.querySelectorAll('#chat-list .chat-text')].map(e => e.textContent)"
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
-    role = Role("dev", Path(tmp_path_factory.mktemp("chat-reconnect")))
-    role.wait_ready()
-    yield role
-    role.stop()
 
 
 @pytest.fixture(scope="module")

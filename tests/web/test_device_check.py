@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -12,14 +9,6 @@ from tests.support.browser import screenshot_path
 from tests.support.processes import Role
 
 pytestmark = pytest.mark.browser
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
-    role = Role("dev", Path(tmp_path_factory.mktemp("dev")))
-    role.wait_ready()
-    yield role
-    role.stop()
 
 
 def _open(browser: Browser, url: str, viewport: dict[str, int]) -> Page:

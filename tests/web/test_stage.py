@@ -5,9 +5,6 @@ Real headless Chromium for all three, a real `venuekit dev`; attendees join by t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 from playwright.sync_api import Browser, Page
 
@@ -21,14 +18,6 @@ SEES_VIDEO_FROM = """
 (who) => [...document.querySelectorAll('#video-grid video')]
   .some(v => v.dataset.participant === who && v.getVideoPlaybackQuality().totalVideoFrames > 5)
 """
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
-    role = Role("dev", Path(tmp_path_factory.mktemp("stage")))
-    role.wait_ready()
-    yield role
-    role.stop()
 
 
 @pytest.fixture(scope="module")
