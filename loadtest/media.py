@@ -36,13 +36,9 @@ import contextlib
 import math
 import os
 import random
-import socket
 import struct
-import subprocess
 import sys
-import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -51,8 +47,8 @@ import av
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.mediastreams import AudioStreamTrack
 
-from loadtest.baselines.relay import LOOPBACK, loopback_ice, new_pc
-from loadtest.chat import _free_port, _platform, bucket_percentile_ms
+from loadtest.baselines.relay import loopback_ice, new_pc
+from loadtest.chat import _platform, _server, bucket_percentile_ms
 from loadtest.provision import provision
 from loadtest.sio import LeanClient, SocketIOError
 from loadtest.stats import print_summary, process_cpu_s
@@ -398,36 +394,11 @@ async def run_sfu(url: str, pid: int | None, plan: Plan) -> dict[str, Any]:
 # --- the baseline side -----------------------------------------------------------------------
 
 
-@contextlib.contextmanager
-def _relay() -> Iterator[tuple[str, int]]:
-    """Yield (url, pid) of a baseline relay process on a free loopback port."""
-    port = _free_port()
-    log = tempfile.TemporaryFile()  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "loadtest.baselines.relay", "--port", str(port)], stdout=log, stderr=log
+def _relay() -> Any:
+    """The baseline relay process on a free loopback port: yields (url, pid)."""
+    return _server(
+        [sys.executable, "-m", "loadtest.baselines.relay", "--port", "{port}"], "the baseline relay"
     )
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                log.seek(0)
-                raise RuntimeError(f"baseline relay exited: {log.read()[-2000:].decode(errors='replace')}")
-            try:
-                with socket.create_connection((LOOPBACK, port), timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("baseline relay did not start within 30 s") from None
-                time.sleep(0.1)
-        yield f"http://{LOOPBACK}:{port}", proc.pid
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
-        log.close()
 
 
 async def _post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -330,3 +330,9 @@ Effect = (
     | MediaClosePeer
     | Analytics
 )
+
+
+MediaEffect = (
+    MediaSubscribe | MediaUnsubscribe | MediaAllowPublish | MediaUnpublish | MediaSetMuted | MediaClosePeer
+)
+"""The effects the runtime hands to the media port."""

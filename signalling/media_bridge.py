@@ -40,14 +40,6 @@ MAX_SDP_CHARS: Final = 64 * 1024
 NEGOTIATIONS = Counter("venuekit_signal_media_offers_total", "Subscriber offers sent to clients")
 MEDIA_ERRORS = Counter("venuekit_signal_media_errors_total", "Media requests refused", ["code"])
 
-MediaEffect = (
-    fx.MediaSubscribe
-    | fx.MediaUnsubscribe
-    | fx.MediaAllowPublish
-    | fx.MediaUnpublish
-    | fx.MediaSetMuted
-    | fx.MediaClosePeer
-)
 SpeakerObserver = Callable[[EventId, SpaceId, ParticipantId | None], Awaitable[None]]
 
 
@@ -166,7 +158,7 @@ class MediaBridge:
     # --- MediaPort: effects of the venue ------------------------------------------------------
 
     async def apply(
-        self, effect: MediaEffect, connections: tuple[ConnectionId, ...], event_id: EventId
+        self, effect: fx.MediaEffect, connections: tuple[ConnectionId, ...], event_id: EventId
     ) -> None:
         peer = self._peer(event_id, effect.participant_id)
         peer.sids = tuple(c.split("/", 1)[1] for c in connections)

@@ -44,14 +44,6 @@ MEDIA_PREFIX: Final = "media_"
 MAX_LOGGED_PAYLOAD_BYTES: Final = 16 * 1024
 ALIVE_PREFIX: Final = "vk:sig:alive:"
 
-MediaEffect = (
-    fx.MediaSubscribe
-    | fx.MediaUnsubscribe
-    | fx.MediaAllowPublish
-    | fx.MediaUnpublish
-    | fx.MediaSetMuted
-    | fx.MediaClosePeer
-)
 
 EMITS = Counter("venuekit_signal_emits_total", "Venue effects emitted to local sockets", ["event"])
 MEDIA_UNROUTED = Counter(
@@ -78,7 +70,7 @@ class VenueDirectory(Protocol):
 
 class MediaPort(Protocol):
     async def apply(
-        self, effect: MediaEffect, connections: tuple[ConnectionId, ...], event_id: EventId
+        self, effect: fx.MediaEffect, connections: tuple[ConnectionId, ...], event_id: EventId
     ) -> None:
         """Carry out a media effect for a participant connected to this instance."""
         ...
@@ -297,7 +289,7 @@ class SignallingRuntime:
             if isinstance(effect, fx.Analytics):
                 if own:
                     await self._append_analytics(event_id, entry, index, effect)
-            elif isinstance(effect, MediaEffect):
+            elif isinstance(effect, fx.MediaEffect):
                 await self._media_effect(event_id, effect)
             elif not isinstance(effect, fx.ErrorReply):  # refusals travel back through the gateway
                 await self._emit(event_id, effect)
@@ -362,7 +354,7 @@ class SignallingRuntime:
         if sids:
             EMITS.labels(name).inc()
 
-    async def _media_effect(self, event_id: EventId, effect: MediaEffect) -> None:
+    async def _media_effect(self, event_id: EventId, effect: fx.MediaEffect) -> None:
         local = self._locals.get(event_id)
         connections = local.of(effect.participant_id) if local is not None else ()
         if not connections:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 ARTIFACTS = Path(__file__).parents[2] / "test-artifacts"
 CHROMIUM_ARGS = [
@@ -43,3 +43,13 @@ def browser() -> Iterator[Browser]:
 def screenshot_path(name: str) -> Path:
     ARTIFACTS.mkdir(exist_ok=True)
     return ARTIFACTS / f"{name}.png"
+
+
+def enter_space(browser: Browser, url: str, space_id: str) -> Page:
+    """Open the client at ``url`` (a join link) in a fresh context and enter ``space_id``."""
+    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
+    page.goto(url)
+    page.wait_for_function("window.venuekit && window.venuekit.deviceCheck.ready", timeout=15_000)
+    page.click(f"#space-list button[data-space='{space_id}']", timeout=15_000)
+    page.wait_for_selector("#view-room:not([hidden])", timeout=15_000)
+    return page

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
 from loadtest.provision import Provisioned, provision, run_sync
-from tests.support.browser import screenshot_path
+from tests.support.browser import enter_space, screenshot_path
 from tests.support.processes import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -21,22 +21,13 @@ def venue(dev: Role) -> Provisioned:
     )
 
 
-def _enter(browser: Browser, url: str, space: str) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.goto(url)
-    page.wait_for_function("window.venuekit && window.venuekit.deviceCheck.ready", timeout=15_000)
-    page.click(f"#space-list button[data-space='{space}']", timeout=15_000)
-    page.wait_for_selector("#view-room:not([hidden])", timeout=15_000)
-    return page
-
-
 def test_breakouts_by_team_move_attendees_to_their_team_rooms_and_back(
     browser: Browser, dev: Role, venue: Provisioned
 ) -> None:
     room = venue.spaces["Networking"]
-    olivia = _enter(browser, f"{dev.base_url}/#token={venue.tokens['Olivia']}", room)
-    ada = _enter(browser, f"{dev.base_url}/#token={venue.attendees[0]}", room)
-    linus = _enter(browser, f"{dev.base_url}/#token={venue.attendees[1]}", room)
+    olivia = enter_space(browser, f"{dev.base_url}/#token={venue.tokens['Olivia']}", room)
+    ada = enter_space(browser, f"{dev.base_url}/#token={venue.attendees[0]}", room)
+    linus = enter_space(browser, f"{dev.base_url}/#token={venue.attendees[1]}", room)
     olivia.wait_for_function("document.querySelectorAll('#people li').length === 3", timeout=15_000)
     assert ada.locator("#toggle-breakouts").count() == 0, "attendees get no breakout controls"
 

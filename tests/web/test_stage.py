@@ -6,10 +6,10 @@ Real headless Chromium for all three, a real `venuekit dev`; attendees join by t
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
 from loadtest.provision import Provisioned, provision, run_sync
-from tests.support.browser import screenshot_path
+from tests.support.browser import enter_space, screenshot_path
 from tests.support.processes import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -26,22 +26,13 @@ def venue(dev: Role) -> Provisioned:
     return run_sync(lambda: provision(dev.base_url, ["Olivia"], spaces, attendees=2, names=["Ada", "Grace"]))
 
 
-def _enter_stage(browser: Browser, url: str, stage: str) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    page.goto(url)
-    page.wait_for_function("window.venuekit && window.venuekit.deviceCheck.ready", timeout=15_000)
-    page.click(f"#space-list button[data-space='{stage}']", timeout=15_000)
-    page.wait_for_selector("#view-room:not([hidden])", timeout=15_000)
-    return page
-
-
 def test_organiser_brings_an_attendee_on_stage_and_the_audience_sees_them(
     browser: Browser, dev: Role, venue: Provisioned
 ) -> None:
     stage = venue.spaces["Main stage"]
-    olivia = _enter_stage(browser, f"{dev.base_url}/#token={venue.tokens['Olivia']}", stage)
-    ada = _enter_stage(browser, f"{dev.base_url}/#token={venue.attendees[0]}", stage)
-    grace = _enter_stage(browser, f"{dev.base_url}/#token={venue.attendees[1]}", stage)
+    olivia = enter_space(browser, f"{dev.base_url}/#token={venue.tokens['Olivia']}", stage)
+    ada = enter_space(browser, f"{dev.base_url}/#token={venue.attendees[0]}", stage)
+    grace = enter_space(browser, f"{dev.base_url}/#token={venue.attendees[1]}", stage)
     ada_id = ada.evaluate("window.venuekit.session.me")
 
     # attendees see no organiser controls, and the server refuses them if forced
