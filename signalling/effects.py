@@ -203,6 +203,13 @@ class BreakoutsClosed:
 
 
 @dataclass(frozen=True, slots=True)
+class VenueChanged:
+    """The organiser added, changed or removed spaces: the whole new venue map."""
+
+    spaces: tuple[SpaceSummary, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class EventEnded:
     """The event is over: every connection is told why and then closed."""
 
@@ -289,6 +296,7 @@ class AnalyticsKind(StrEnum):
     BREAKOUTS_OPENED = "breakouts_opened"
     BREAKOUTS_BROADCAST = "breakouts_broadcast"
     BREAKOUTS_CLOSED = "breakouts_closed"
+    VENUE_CHANGED = "venue_changed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -321,6 +329,7 @@ Effect = (
     | SpaceCountChanged
     | BreakoutsOpened
     | BreakoutsClosed
+    | VenueChanged
     | EventEnded
     | MediaSubscribe
     | MediaUnsubscribe

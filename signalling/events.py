@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from signalling.ids import ConnectionId, ParticipantId, SpaceId
 from signalling.members import Member
 from signalling.protocol import ClientPayload
+from signalling.spaces import SpaceConfig
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +37,15 @@ class ActiveSpeakerObserved:
 
 
 @dataclass(frozen=True, slots=True)
+class Reconfigure:
+    """The organiser changed the event's spaces (or teams) through the control API after the venue
+    started: ``spaces`` is the whole new list. New spaces open, changed ones take their new title and
+    capacity, and the occupants of a removed space (or one whose kind changed) go back to the lobby."""
+
+    spaces: tuple[SpaceConfig, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class ClientEvent:
     """An already validated client event."""
 
@@ -52,4 +62,4 @@ class RawClientEvent:
     data: object
 
 
-VenueEvent = Connect | Disconnect | Tick | ActiveSpeakerObserved | ClientEvent | RawClientEvent
+VenueEvent = Connect | Disconnect | Tick | ActiveSpeakerObserved | Reconfigure | ClientEvent | RawClientEvent

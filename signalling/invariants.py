@@ -40,7 +40,7 @@ def _space_problems(space: SpaceState) -> list[str]:
     problems: list[str] = []
     space_id = space.space_id
     capacity = space.config.capacity
-    if capacity is not None and space.count > capacity:
+    if capacity is not None and space.count > max(capacity, space.kept_over_capacity):
         problems.append(f"{space_id} holds {space.count} > capacity {capacity}")
     if space.ended and space.occupants:
         problems.append(f"ended space {space_id} still has occupants")

@@ -17,7 +17,7 @@ import redis.asyncio as aioredis
 from prometheus_client import Counter, Histogram
 
 from signalling.effects import Effect
-from signalling.events import Connect, Disconnect, VenueEvent
+from signalling.events import Connect, Disconnect, Reconfigure, VenueEvent
 from signalling.ids import ConnectionId, EventId
 from signalling.spaces import SpaceConfig
 from signalling.venue import Venue
@@ -82,6 +82,14 @@ class VenueReplica:
         assert self.venue is not None
         self._tail = asyncio.create_task(self._follow(), name=f"venue-log-{self.event_id}")
 
+    async def reconfigure_if_changed(self, spaces: Sequence[SpaceConfig]) -> bool:
+        """Append a ``config`` entry when ``spaces`` differ from the venue's; every replica then
+        applies it as :class:`~signalling.events.Reconfigure` at the same point of the log."""
+        if self.venue is None or set(spaces) == set(self.venue.configured_spaces()):
+            return False
+        await self._log.append(encode_config(spaces, self.instance))
+        return True
+
     async def stop(self) -> None:
         if self._tail is not None:
             self._tail.cancel()
@@ -132,15 +140,17 @@ class VenueReplica:
 
     async def _apply(self, entry: LogEntry) -> None:
         self.last_id = entry.entry_id
-        if entry.event is None:  # a config entry: the first one founds the venue
+        event = entry.event
+        if event is None:  # a config entry: the first founds the venue, later ones reconfigure it
             if self.venue is None:
                 self.venue = Venue(self.event_id, entry.spaces)
-            return
+                return
+            event = Reconfigure(entry.spaces)
         if self.venue is None:  # pragma: no cover - we always write the config first
             log.error("venue log %s has input %s before any config", self.event_id, entry.entry_id)
             return
         try:
-            effects = self.venue.apply(entry.event, entry_ms(entry.entry_id))
+            effects = self.venue.apply(event, entry_ms(entry.entry_id))
         except Exception:  # a bug in the state machine: every replica fails alike, so skip
             APPLY_FAILED.inc()
             log.exception("venue %s could not apply %s", self.event_id, entry.entry_id)

@@ -89,6 +89,10 @@ class StaticDirectory:
     async def spaces_of(self, org_id: str, event_id: EventId) -> Sequence[SpaceConfig] | None:
         return self._events.get(event_id)
 
+    def set_spaces(self, event_id: EventId, spaces: Sequence[SpaceConfig]) -> None:
+        """Change an event's spaces, as an organiser editing the venue does."""
+        self._events[event_id] = spaces
+
 
 def analytics_key(event_id: EventId) -> str:
     return f"vk:analytics:{{{event_id}}}"
@@ -140,6 +144,7 @@ class SignallingRuntime:
         instance: str | None = None,
         tick_ms: int = 500,
         alive_ttl_ms: int = 5000,
+        venue_sync_ms: int = 2000,
     ) -> None:
         self._redis = redis
         self._directory = directory
@@ -148,6 +153,8 @@ class SignallingRuntime:
         self.instance = instance or uuid.uuid4().hex[:12]
         self.tick_ms = tick_ms
         self.alive_ttl_ms = alive_ttl_ms
+        self.venue_sync_ms = venue_sync_ms
+        self._org_of: dict[EventId, str] = {}
         self.gateway: Gateway | None = None
         self.replicas: dict[EventId, VenueReplica] = {}
         self._locals: dict[EventId, _Local] = {}
@@ -180,6 +187,7 @@ class SignallingRuntime:
         self._tasks = [
             asyncio.create_task(self._heartbeat_loop(), name="signal-heartbeat"),
             asyncio.create_task(self._tick_loop(), name="signal-ticks"),
+            asyncio.create_task(self._venue_sync_loop(), name="signal-venue-sync"),
         ]
 
     async def stop(self) -> None:
@@ -211,7 +219,9 @@ class SignallingRuntime:
                 await replica.start(spaces)
                 self.replicas[event_id] = replica
                 self._locals[event_id] = _Local()
+                self._org_of[event_id] = org_id
                 VENUES.set(len(self.replicas))
+                await replica.reconfigure_if_changed(spaces)  # the log may hold an older venue
         return replica
 
     # --- the gateway's dispatcher ----------------------------------------------------------------
@@ -333,7 +343,7 @@ class SignallingRuntime:
             case fx.SpaceCountChanged(space_id=space_id, count=count):
                 # Coalesced: a join into a lobby of thousands would otherwise emit to all of them.
                 self._pending_counts.setdefault(event_id, {})[space_id] = count
-            case fx.BreakoutsOpened() | fx.BreakoutsClosed():
+            case fx.BreakoutsOpened() | fx.BreakoutsClosed() | fx.VenueChanged():
                 await gateway.emit(name, payload, to=event_room(event_id))
                 EMITS.labels(name).inc()
             case fx.EventEnded():
@@ -431,6 +441,27 @@ class SignallingRuntime:
                     continue
                 with contextlib.suppress(GatewayError, OSError, aioredis.RedisError):
                     await self._submit(replica, Tick())
+
+    async def sync_venues(self) -> int:
+        """Bring every venue this instance follows in line with the organiser's spaces in the
+        control API (spaces and teams added, edited or removed while the event runs). Returns how
+        many venues were reconfigured."""
+        changed = 0
+        for event_id, replica in list(self.replicas.items()):
+            spaces = await self._directory.spaces_of(self._org_of.get(event_id, ""), event_id)
+            if spaces is not None and await replica.reconfigure_if_changed(spaces):
+                changed += 1
+        return changed
+
+    async def _venue_sync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.venue_sync_ms / 1000)
+            try:
+                await self.sync_venues()
+            except (OSError, aioredis.RedisError) as exc:
+                log.warning("venue sync failed: %s", exc)
+            except Exception:  # a directory bug must not stop later syncs
+                log.exception("venue sync failed")
 
     async def reap_dead_instances(self) -> int:
         """Disconnect, in every venue, the connections of instances that stopped beating."""

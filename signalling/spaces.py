@@ -58,6 +58,9 @@ class SpaceState:
     allowed: frozenset[ParticipantId] | None = None
     """For breakout rooms: the participants assigned to it (organisers may always enter)."""
     breakout_origin: SpaceId | None = None
+    kept_over_capacity: int = 0
+    """The count when the organiser lowered the capacity below it: those inside stay (nobody is
+    pushed out), and nobody else enters until the count is below the new capacity."""
 
     @property
     def space_id(self) -> SpaceId:

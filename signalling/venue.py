@@ -48,6 +48,7 @@ from signalling.effects import (
     SpaceSnapshot,
     SpaceSummary,
     SpotlightChanged,
+    VenueChanged,
     Welcome,
 )
 from signalling.errors import ErrorCode, VenueError
@@ -57,6 +58,7 @@ from signalling.events import (
     Connect,
     Disconnect,
     RawClientEvent,
+    Reconfigure,
     Tick,
     VenueEvent,
 )
@@ -188,6 +190,8 @@ class Venue:
                 self._tick(now_ms, out)
             case ActiveSpeakerObserved(space_id, participant_id):
                 self._observe_active_speaker(space_id, participant_id, out)
+            case Reconfigure(spaces):
+                self._reconfigure(spaces, now_ms, out)
             case ClientEvent(connection_id, payload):
                 self._client_event(connection_id, payload, now_ms, out)
             case RawClientEvent(connection_id, event_name, data):
@@ -198,6 +202,60 @@ class Venue:
                 else:
                     self._client_event(connection_id, parsed, now_ms, out)
         return out
+
+    # --- reconfiguration -----------------------------------------------------------------------------
+
+    def configured_spaces(self) -> tuple[SpaceConfig, ...]:
+        """The organiser's spaces as the venue holds them now (not the lobby nor breakout rooms)."""
+        return tuple(
+            s.config for s in self._spaces.values() if s.kind not in (SpaceKind.LOBBY, SpaceKind.BREAKOUT)
+        )
+
+    def _busy_with_breakouts(self, space_id: SpaceId) -> bool:
+        return space_id in self._breakouts or any(
+            space_id in session.room_ids for session in self._breakouts.values()
+        )
+
+    def _reconfigure(self, spaces: tuple[SpaceConfig, ...], now_ms: int, out: _Effects) -> None:
+        """Bring the organiser's spaces in line with ``spaces``. A space that open breakouts use is
+        left as it is: the next reconfiguration, after the breakouts close, catches it up."""
+        if self._ended:
+            return
+        wanted: dict[SpaceId, SpaceConfig] = {}
+        for config in spaces:  # written by our runtime from the control API; skip what cannot be
+            if config.kind not in (SpaceKind.LOBBY, SpaceKind.BREAKOUT) and config.space_id not in wanted:
+                wanted[config.space_id] = config
+        changed = False
+        for space_id, space in list(self._spaces.items()):
+            if space.kind in (SpaceKind.LOBBY, SpaceKind.BREAKOUT) or self._busy_with_breakouts(space_id):
+                continue
+            wanted_config = wanted.get(space_id)
+            if wanted_config == space.config:
+                continue
+            if wanted_config is not None and (wanted_config.kind, wanted_config.team_id) == (
+                space.kind,
+                space.config.team_id,
+            ):
+                space.config = wanted_config  # a new title or capacity; nobody inside has to move
+                space.kept_over_capacity = space.count if space.is_full else 0
+                changed = True
+                continue
+            # removed, or its kind or team changed: everyone inside goes back to the lobby first
+            if not space.ended and space.occupants:
+                out.append(SpaceEnded(space_id, "the organiser changed the venue"))
+            for participant_id in list(space.occupants):
+                self._move(participant_id, LOBBY, now_ms, LeaveReason.SPACE_ENDED, out)
+            self._reactions.discard_space(space_id)
+            del self._spaces[space_id]
+            changed = True
+        for space_id, config in wanted.items():
+            if space_id not in self._spaces:
+                self._spaces[space_id] = SpaceState(config)
+                changed = True
+        if changed:
+            out.append(VenueChanged(self.venue_map()))
+            detail = (("spaces", str(len(self.configured_spaces()))),)
+            out.append(Analytics(AnalyticsKind.VENUE_CHANGED, now_ms, None, detail=detail))
 
     # --- connections ---------------------------------------------------------------------------------
 

@@ -7,8 +7,10 @@ state machine is deterministic and takes its time from the entry id (the Redis s
 so every instance holds the same venue state: this is state machine replication with Redis as
 the sequencer. See docs/signalling-replication.md for the reasoning.
 
-The first ``config`` entry of a stream fixes the event's spaces for every replica; later
-``config`` entries are ignored, so instances racing to create a venue always agree.
+The first ``config`` entry of a stream founds the venue with the event's spaces; a later
+``config`` entry (the organiser changed spaces or teams while the event runs) is applied as a
+:class:`~signalling.events.Reconfigure` input at its place in the log, so every replica changes
+at the same point. Instances racing to create a venue write equal configs: the second is a no-op.
 """
 
 from __future__ import annotations

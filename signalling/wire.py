@@ -26,6 +26,7 @@ from signalling.effects import (
     SpaceLockChanged,
     SpaceSnapshot,
     SpotlightChanged,
+    VenueChanged,
     Welcome,
 )
 
@@ -49,6 +50,7 @@ SERVER_EVENTS: Final[Mapping[type[Any], str]] = {
     SpaceCountChanged: "space_count",
     BreakoutsOpened: "breakouts_opened",
     BreakoutsClosed: "breakouts_closed",
+    VenueChanged: "venue",
     EventEnded: "event_ended",
 }
 """Effects a client receives, by the Socket.IO event name they are emitted under. Media and

@@ -72,7 +72,12 @@ class Client:
 async def _instance(redis_url: str, name: str) -> Instance:
     client = aioredis.Redis.from_url(redis_url)
     runtime = SignallingRuntime(
-        client, StaticDirectory({EVENT: SPACES}), instance=name, tick_ms=100, alive_ttl_ms=600
+        client,
+        StaticDirectory({EVENT: SPACES}),
+        instance=name,
+        tick_ms=100,
+        alive_ttl_ms=600,
+        venue_sync_ms=60_000,  # the tests call sync_venues themselves
     )
     gateway = Gateway(TokenAdmitter(), runtime)
     app = web.Application()
@@ -156,6 +161,48 @@ async def test_participants_on_two_instances_see_each_other(
     assert live == 2
     assert (REGISTRY.get_sample_value("venuekit_signal_analytics_events_total", {"kind": "join"}) or 0) >= 2
     for client in (alice, bob, carol):
+        await client.lean.close()
+
+
+async def test_venue_edits_reach_every_instance_and_empty_removed_spaces(
+    instances: list[Instance], session: aiohttp.ClientSession
+) -> None:
+    a, b = instances
+    alice = await _connect(session, a, "alice:attendee")
+    bob = await _connect(session, b, "bob:attendee")
+    assert (await alice.lean.call("join_space", {"space_id": "hall"}))["ok"] is True
+    await bob.wait_for(lambda: bool(bob.named("welcome")))
+
+    # the organiser removes the hall, shrinks the stage and adds a garden in the control API
+    edited = [
+        SpaceConfig(SpaceId("stage"), SpaceKind.STAGE, 5, title="Main stage"),
+        SPACES[2],
+        SpaceConfig(SpaceId("garden"), SpaceKind.ROOM, 8, title="Garden"),
+    ]
+    for inst in instances:
+        directory = inst.runtime._directory
+        assert isinstance(directory, StaticDirectory)
+        directory.set_spaces(EVENT, edited)
+    assert await b.runtime.sync_venues() == 1
+    await bob.wait_for(lambda: bool(bob.named("venue")))
+    shown = {s["space_id"]: s for s in bob.named("venue")[-1]["spaces"]}
+    assert set(shown) == {"lobby", "stage", "team-a", "garden"}
+    assert shown["stage"]["capacity"] == 5 and shown["garden"]["title"] == "Garden"
+
+    # alice was in the hall: told why, and back in the lobby
+    await alice.wait_for(lambda: bool(alice.named("space_ended")))
+    await alice.wait_for(lambda: alice.named("space_snapshot")[-1]["space_id"] == "lobby")
+    assert (await bob.lean.call("join_space", {"space_id": "garden"}))["ok"] is True
+    refused = await alice.lean.call("join_space", {"space_id": "hall"})
+    assert refused["error"]["code"] == "unknown_space"
+
+    # both replicas changed at the same point of the log; a second sync changes nothing
+    for inst in instances:
+        venue = inst.runtime.replicas[EVENT].venue
+        assert venue is not None
+        assert set(venue.configured_spaces()) == set(edited)
+    assert await a.runtime.sync_venues() == 0
+    for client in (alice, bob):
         await client.lean.close()
 
 

@@ -4,6 +4,7 @@ a client-side model always agree with the venue's state."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
 from collections import defaultdict
 from collections.abc import Iterator
@@ -33,12 +34,13 @@ from signalling.events import (
     Connect,
     Disconnect,
     RawClientEvent,
+    Reconfigure,
     Tick,
     VenueEvent,
 )
-from signalling.ids import LOBBY, ConnectionId, ParticipantId, SpaceId
+from signalling.ids import LOBBY, ConnectionId, ParticipantId, SpaceId, TeamId
 from signalling.invariants import violations
-from signalling.kinds import BreakoutMode, LeaveReason, MediaKind, ReactionKind, Role
+from signalling.kinds import BreakoutMode, LeaveReason, MediaKind, ReactionKind, Role, SpaceKind
 from signalling.protocol import (
     BringLive,
     BroadcastToBreakouts,
@@ -66,6 +68,7 @@ from signalling.protocol import (
 )
 from signalling.reactions import ReactionAggregator
 from signalling.rules import publishable_media
+from signalling.spaces import SpaceConfig
 from signalling.venue import Venue
 from tests.signalling.support import (
     EVENT,
@@ -107,6 +110,7 @@ SPACES = [
     SpaceId("hall~1"),
     SpaceId("hall~2"),
     SpaceId("main-stage~1"),
+    SpaceId("late-room"),
     SpaceId("nowhere"),
 ]
 
@@ -171,7 +175,30 @@ def _raw_data(rng: random.Random) -> object:
     )
 
 
+def _random_venue(rng: random.Random) -> Reconfigure:
+    """The organiser's spaces after random edits: some dropped, some resized, a kind changed, one added."""
+    spaces: list[SpaceConfig] = []
+    for original in standard_spaces():
+        roll = rng.random()
+        config = original
+        if roll < 0.2:
+            continue
+        if roll < 0.4:
+            config = dataclasses.replace(original, capacity=rng.randint(1, 30))
+        elif roll < 0.45 and original.kind is SpaceKind.TEAM_ROOM:
+            config = dataclasses.replace(original, kind=SpaceKind.ROOM, team_id=None)
+        elif roll < 0.5 and original.kind is SpaceKind.ROOM:
+            config = dataclasses.replace(original, kind=SpaceKind.TEAM_ROOM, team_id=TeamId(TEAM_B))
+        spaces.append(config)
+    if rng.random() < 0.5:
+        spaces.append(SpaceConfig(SpaceId("late-room"), SpaceKind.ROOM, rng.randint(1, 5), "Late"))
+    return Reconfigure(tuple(spaces))
+
+
 def _random_event(rng: random.Random, venue: Venue) -> VenueEvent:
+    roll = rng.random()
+    if roll < 0.02:
+        return _random_venue(rng)
     roll = rng.random()
     connection_id = rng.choice(CONNECTIONS)
     if roll < 0.05:

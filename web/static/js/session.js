@@ -45,6 +45,10 @@ export class Session extends EventTarget {
       this.spaces = new Map(data.spaces.map((s) => [s.space_id, s]));
       this.emit("welcome", data);
     });
+    this.socket.on("venue", (data) => {  // the organiser added, changed or removed spaces
+      this.spaces = new Map(data.spaces.map((s) => [s.space_id, s]));
+      this.emit("venue", data);
+    });
     this.socket.on("space_snapshot", (data) => {
       this.space = data;
       this.emit("space", data);

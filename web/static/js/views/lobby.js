@@ -12,6 +12,7 @@ export class LobbyView {
     this.list = $("#space-list", root);
     session.on("welcome", () => this.render());
     session.on("counts", () => this.render());
+    session.on("venue", () => this.render());
   }
 
   render() {
