@@ -2,30 +2,35 @@
 
 Both sides run the same workload, one after the other, in one run: ``--publishers`` aiortc peers
 send VP8 video (a synthetic 320x240 picture at 30 frames a second, encoded by aiortc) and, unless
-``--no-audio``, an Opus tone; ``--subscribers`` aiortc peers receive (and decode) every track,
-all as real DTLS-SRTP peers on loopback.
+``--no-audio``, an Opus tone; ``--subscribers`` real DTLS-SRTP aiortc peers on loopback receive
+every track.
 
 * SFU: ``venuekit dev`` on a free loopback port (or ``--url`` with ``--server-pid``); every
   participant joins one room over Socket.IO, publishers ``media_publish``, everyone answers the
   node's ``media_offer`` events. The node forwards packets without decoding them.
 * Baseline: ``python -m loadtest.baselines.relay``, a separate process, decodes each published
-  track once and re-encodes it for every subscriber (``MediaRelay().subscribe(track)``).
+  track once and re-encodes it for every subscriber (``MediaRelay().subscribe(track)``). It
+  collapses beyond about 16 subscribers of one stream on 2 cores (ICE consent expires while it
+  re-encodes), so it runs ``--baseline-subscribers`` (default: as many as the SFU side, at most
+  8) subscribers of the same stream; its figure is per packet and per CPU-second, which its
+  fan-out barely changes (every copy is its own encode).
 
-Once every receiver has decoded some video and a short warm-up has passed, it measures a fixed
-window: packets the receivers got (``inbound-rtp`` ``packetsReceived`` and ``packetsLost`` from
-``getStats``), video frames they decoded, and the CPU seconds of the server process alone
+Subscribers: the first ``--decoding-subscribers`` (default 1) decode everything (proof that the
+media is intact); the others count SRTP packets at the socket (``loadtest/media_sink.py``: still
+complete ICE and DTLS, still send RTCP; every 64th packet is authenticated and decrypted with
+the subscriber's SRTP keys, ``srtp_sample_ok``/``srtp_sample_failed``), because a decoding
+subscriber costs the load generator more than forwarding costs the SFU.
+
+Once every receiver has some video and a short warm-up has passed, it measures a fixed window:
+packets the receivers got (decoding ones: ``inbound-rtp`` from ``getStats``; counting ones:
+their own per-SSRC counts, loss from sequence-number gaps), video frames (decoded, or packets
+with the marker bit), and the CPU seconds (user and system) of the server process alone
 (``/proc``). The SFU's forwarding latency comes from its ``/metrics`` histogram (bucket upper
 bounds); its own counters (packets sent, retransmissions, NACKs, drops) are reported as rates.
 The summary is one JSON line; ``ratio_vs_baseline`` compares packets per server CPU-second and
-``frames_ratio_vs_baseline`` video frames delivered per server CPU-second. The second is the fairer
-one: the baseline re-encodes, so its packetization (packets per frame) is its own encoders', not
-the publisher's.
+``frames_ratio_vs_baseline`` video frames delivered per server CPU-second.
 
-The load generator is one process and decodes everything it receives: when its
-``loadgen_cpu_share`` nears the machine's free cores, loss and retransmissions come from it, not
-from the server under test. Keep the workload inside what it can receive.
-
-    python -m loadtest media --subscribers 8 --window-s 20
+    python -m loadtest media                      # 1 publisher, 64 subscribers, 20 s a side
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import dataclasses
 import math
 import os
 import random
@@ -49,6 +55,7 @@ from aiortc.mediastreams import AudioStreamTrack
 
 from loadtest.baselines.relay import loopback_ice, new_pc
 from loadtest.chat import _platform, _server, bucket_percentile_ms
+from loadtest.media_sink import SocketCounter
 from loadtest.provision import provision
 from loadtest.sio import LeanClient, SocketIOError
 from loadtest.stats import print_summary, process_cpu_s
@@ -125,6 +132,8 @@ class Counters:
     video_frames: int = 0
     audio_frames: int = 0
     sent: int = 0
+    srtp_ok: int = 0
+    srtp_failed: int = 0
 
     def minus(self, other: Counters) -> Counters:
         return Counters(
@@ -138,17 +147,33 @@ class Peer:
 
     name: str
     publishes: bool
+    counting: bool = False
     recv: RTCPeerConnection = field(default_factory=new_pc)
     pub: RTCPeerConnection | None = None
     frames: dict[str, int] = field(default_factory=lambda: {"video": 0, "audio": 0})
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     open: bool = True
+    counter: SocketCounter | None = None
 
     def __post_init__(self) -> None:
+        if self.counting:
+            self.counter = SocketCounter()
+            return
+
         @self.recv.on("track")
         def on_track(track: MediaStreamTrack) -> None:
             self.tasks.append(asyncio.create_task(self._consume(track)))
+
+    @property
+    def video_frames(self) -> int:
+        """Video frames decoded, or (counting) received: packets with the marker bit."""
+        return self.counter.video_frames if self.counter is not None else self.frames["video"]
+
+    def receiving(self) -> None:
+        """Both descriptions of the receiving connection are set: a counting peer hooks in now."""
+        if self.counter is not None:
+            self.counter.install(self.recv)
 
     async def _consume(self, track: MediaStreamTrack) -> None:
         while self.open:  # until the track ends or close()
@@ -173,10 +198,14 @@ class Peer:
 
     async def counters(self) -> Counters:
         out = Counters(video_frames=self.frames["video"], audio_frames=self.frames["audio"])
-        for stat in (await self.recv.getStats()).values():
-            if stat.type == "inbound-rtp":
-                out.packets += stat.packetsReceived
-                out.lost += max(0, stat.packetsLost)
+        if self.counter is not None:
+            c = self.counter
+            out = Counters(c.packets, c.lost, c.video_frames, c.audio_packets, 0, c.srtp_ok, c.srtp_failed)
+        else:
+            for stat in (await self.recv.getStats()).values():
+                if stat.type == "inbound-rtp":
+                    out.packets += stat.packetsReceived
+                    out.lost += max(0, stat.packetsLost)
         if self.pub is not None:
             for stat in (await self.pub.getStats()).values():
                 if stat.type == "outbound-rtp":
@@ -201,12 +230,15 @@ class Plan:
     window_s: float
     warmup_s: float
     audio: bool
+    decoding_subscribers: int = 1
+    baseline_subscribers: int | None = None  # None: as many as the SFU side
     ready_timeout_s: float = 60.0
 
 
 def _peers(plan: Plan) -> list[Peer]:
-    return [Peer(f"pub-{i}", True) for i in range(plan.publishers)] + [
-        Peer(f"sub-{i}", False) for i in range(plan.subscribers)
+    """Publishers, then subscribers; the first ``decoding_subscribers`` decode, the rest count."""
+    return [Peer(f"pub-{i}", True, counting=True) for i in range(plan.publishers)] + [
+        Peer(f"sub-{i}", False, counting=i >= plan.decoding_subscribers) for i in range(plan.subscribers)
     ]
 
 
@@ -250,7 +282,7 @@ async def _scrape(
 async def _wait_ready(plan: Plan, receivers: list[Peer]) -> bool:
     deadline = time.monotonic() + plan.ready_timeout_s
     while time.monotonic() < deadline:
-        if all(p.frames["video"] >= READY_VIDEO_FRAMES for p in receivers):
+        if all(p.video_frames >= READY_VIDEO_FRAMES for p in receivers):
             return True
         await asyncio.sleep(0.1)
     return False
@@ -266,9 +298,13 @@ async def _measure(
         b0, m0 = await _scrape(session, metrics_url)
         c0 = await _total(peers)
         cpu0 = process_cpu_s(pid) if pid else 0.0
+        split0 = _cpu_split(pid)
+        wait0 = _runqueue_wait_s(pid)
         me0, t0 = time.process_time(), time.monotonic()
         await asyncio.sleep(plan.window_s)
         cpu1 = process_cpu_s(pid) if pid else 0.0
+        split1 = _cpu_split(pid)
+        wait1 = _runqueue_wait_s(pid)
         me1, t1 = time.process_time(), time.monotonic()
         c1 = await _total(peers)
         b1, m1 = await _scrape(session, metrics_url)
@@ -288,6 +324,10 @@ async def _measure(
         "loss_pct": round(100 * got.lost / (got.packets + got.lost), 3) if got.packets + got.lost else 0.0,
         "cpu_s": None if cpu is None else round(cpu, 2),
         "cpu_share": None if cpu is None else round(cpu / window, 3),
+        "cpu_user_s": round(split1[0] - split0[0], 2) if pid else None,
+        "cpu_system_s": round(split1[1] - split0[1], 2) if pid else None,
+        # time the server was ready to run but had no CPU: on a shared machine, latency's cause
+        "runqueue_wait_s": round(wait1 - wait0, 2) if pid else None,
         "pps_per_cpu_s": round(got.packets / cpu, 1) if cpu else None,
         "frames_per_cpu_s": round(got.video_frames / cpu, 1) if cpu else None,
         "latency_p50_ms": bucket_percentile_ms(b0, b1, 50),
@@ -297,7 +337,11 @@ async def _measure(
             for name, key in COUNTERS.items()
         },
         "loadgen_cpu_share": round((me1 - me0) / window, 3),
-        "receivers_without_video": sum(1 for p in receivers if p.frames["video"] == 0),
+        "receivers_without_video": sum(1 for p in receivers if p.video_frames == 0),
+        "decoding_receivers": sum(1 for p in receivers if p.counter is None),
+        "counting_receivers": sum(1 for p in receivers if p.counter is not None),
+        "srtp_sample_ok": got.srtp_ok,
+        "srtp_sample_failed": got.srtp_failed,
         "total_received_packets": received.packets,
     }
 
@@ -324,6 +368,7 @@ class SfuPeer:
             try:
                 await pc.setRemoteDescription(RTCSessionDescription(sdp=offer["sdp"], type="offer"))
                 await pc.setLocalDescription(await pc.createAnswer())
+                self.peer.receiving()
                 reply = await self.sio.call("media_answer", {"sdp": pc.localDescription.sdp}, timeout_s=30)
                 if not reply["ok"]:
                     self.peer.errors.append(f"media_answer: {reply['error']}")
@@ -349,6 +394,28 @@ class SfuPeer:
         await self.peer.pub.setRemoteDescription(
             RTCSessionDescription(sdp=reply["data"]["sdp"], type="answer")
         )
+
+
+def _cpu_split(pid: int | None) -> tuple[float, float]:
+    """(user, system) CPU seconds of ``pid`` so far (Linux ``/proc``); the kernel's share is
+    mostly the UDP sends (on loopback, a send also delivers to the receiving socket)."""
+    if not pid:
+        return 0.0, 0.0
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return int(fields[11]) / ticks, int(fields[12]) / ticks
+
+
+def _runqueue_wait_s(pid: int | None) -> float:
+    """Seconds ``pid`` has spent runnable but waiting for a CPU (``/proc/PID/schedstat``)."""
+    if not pid:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/schedstat") as fh:
+            return int(fh.read().split()[1]) / 1e9
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 async def _idle_cpu_share(pid: int | None, seconds: float) -> float | None:
@@ -410,6 +477,8 @@ async def _post(session: aiohttp.ClientSession, url: str, body: dict[str, Any]) 
 
 
 async def run_baseline(url: str, pid: int, plan: Plan) -> dict[str, Any]:
+    if plan.baseline_subscribers is not None:
+        plan = dataclasses.replace(plan, subscribers=plan.baseline_subscribers)
     peers = _peers(plan)
     try:
         async with aiohttp.ClientSession() as session:
@@ -431,6 +500,7 @@ async def run_baseline(url: str, pid: int, plan: Plan) -> dict[str, Any]:
                 body = {"sdp": peer.recv.localDescription.sdp, "exclude": peer.name}
                 answer = await _post(session, url + "/subscribe", body)
                 await peer.recv.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type="answer"))
+                peer.receiving()
         ready = await _wait_ready(plan, _receiving(plan, peers))
         result = await _measure(plan, peers, pid, None, ready)
     finally:
@@ -469,8 +539,13 @@ def run(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
         "cpus": os.cpu_count(),
         "forwarded_pps": sfu["forwarded_pps"],
         "sfu_cpu_s": sfu["cpu_s"],
+        "sfu_cpu_system_s": sfu["cpu_system_s"],
+        "sfu_runqueue_wait_s": sfu["runqueue_wait_s"],
         "pps_per_sfu_cpu_s": sfu_eff,
         "frames_per_sfu_cpu_s": sfu["frames_per_cpu_s"],
+        "baseline_subscribers": plan.subscribers
+        if plan.baseline_subscribers is None
+        else plan.baseline_subscribers,
         "baseline_forwarded_pps": baseline.get("forwarded_pps"),
         "baseline_cpu_s": baseline.get("cpu_s"),
         "baseline_pps_per_cpu_s": base_eff,
@@ -488,6 +563,10 @@ def run(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
         "baseline_loss_pct": baseline.get("loss_pct"),
         "loadgen_cpu_share": sfu["loadgen_cpu_share"],
         "baseline_loadgen_cpu_share": baseline.get("loadgen_cpu_share"),
+        "decoding_subscribers": sfu["decoding_receivers"],
+        "counting_subscribers": sfu["counting_receivers"],
+        "srtp_sample_ok": sfu["srtp_sample_ok"] + baseline.get("srtp_sample_ok", 0),
+        "srtp_sample_failed": sfu["srtp_sample_failed"] + baseline.get("srtp_sample_failed", 0),
         "sfu_received_packets": sfu["received_packets"],
         "baseline_received_packets": baseline.get("received_packets"),
         "sfu": sfu,
@@ -501,16 +580,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--url", help="a running platform (default: start venuekit dev on loopback)")
     parser.add_argument("--server-pid", type=int, help="pid of the --url server, for its CPU")
     parser.add_argument("--publishers", type=int, default=1)
-    parser.add_argument("--subscribers", type=int, default=8)
+    parser.add_argument("--subscribers", type=int, default=64)
     parser.add_argument("--window-s", type=float, default=20.0, help="measured seconds, each side")
     parser.add_argument("--warmup-s", type=float, default=3.0)
     parser.add_argument("--no-audio", action="store_true", help="video only")
+    parser.add_argument(
+        "--decoding-subscribers",
+        type=int,
+        default=1,
+        help="subscribers that decode everything (the others count packets at the socket)",
+    )
     parser.add_argument("--skip-baseline", action="store_true", help="measure the SFU only")
-    parser.add_argument("--quick", action="store_true", help="1 publisher, 6 subscribers, 10 s a side")
+    parser.add_argument(
+        "--baseline-subscribers",
+        type=int,
+        help="subscribers on the baseline side (default: as on the SFU side, at most 8); MediaRelay "
+        "re-encodes per subscriber and collapses beyond about 16 on 2 cores",
+    )
+    parser.add_argument("--quick", action="store_true", help="1 publisher, 8 subscribers, 10 s a side")
     parser.add_argument("--smoke", action="store_true", help="1 publisher, 2 subscribers, 5 s a side (tests)")
     args = parser.parse_args(argv)
     if args.quick:
-        args.publishers, args.subscribers, args.window_s, args.warmup_s = 1, 6, 10.0, 2.0
+        args.publishers, args.subscribers, args.window_s, args.warmup_s = 1, 8, 10.0, 2.0
     if args.smoke:
         args.publishers, args.subscribers, args.window_s, args.warmup_s = 1, 2, 5.0, 1.0
     plan = Plan(
@@ -519,6 +610,10 @@ def main(argv: list[str] | None = None) -> int:
         window_s=args.window_s,
         warmup_s=args.warmup_s,
         audio=not args.no_audio,
+        decoding_subscribers=max(0, args.decoding_subscribers),
+        baseline_subscribers=(
+            min(args.subscribers, 8) if args.baseline_subscribers is None else args.baseline_subscribers
+        ),
     )
     summary = run(args, plan)
     print_summary(summary)

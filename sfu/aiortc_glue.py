@@ -24,6 +24,7 @@ used here, so an aiortc upgrade fails loudly there instead of silently breaking 
 from __future__ import annotations
 
 import contextlib
+import importlib
 import inspect
 import logging
 import time
@@ -33,6 +34,7 @@ from typing import Any, Final, Protocol
 
 import aioice.ice
 import aiortc
+import pylibsrtp
 from aiortc import (
     RTCBundlePolicy,
     RTCConfiguration,
@@ -47,6 +49,7 @@ from aiortc import (
 )
 from aiortc import sdp as aiortc_sdp
 from aiortc.rtcdtlstransport import RTCDtlsTransport, RtpRouter
+from aiortc.rtcdtlstransport import State as DtlsState
 from aiortc.rtcrtpparameters import RTCRtpCodecParameters, RTCRtpReceiveParameters, RTCRtpSendParameters
 from aiortc.rtp import AnyRtcpPacket, RtcpByePacket, RtcpPacket, RtpPacket
 
@@ -57,6 +60,7 @@ from sfu.forwarder import DownstreamParams
 log = logging.getLogger(__name__)
 
 AIORTC_VERSION: Final = "1.16.0"
+_DTLS_CONNECTED: Final = DtlsState.CONNECTED
 
 
 class GlueError(RuntimeError):
@@ -252,6 +256,98 @@ def _send_via(transport_of: Callable[[], RTCDtlsTransport]) -> Callable[[bytes],
     return send
 
 
+PYLIBSRTP_VERSION: Final = "1.0.0"
+_srtp_binding: Any = importlib.import_module("pylibsrtp._binding")  # compiled (cffi), no stubs
+_srtp_ffi: Any = _srtp_binding.ffi
+_srtp_lib: Any = _srtp_binding.lib
+
+
+class LeanProtect:
+    """``pylibsrtp.Session.protect`` without its per-call allocation and checks.
+
+    pylibsrtp copies each packet into the session's 1,500-byte buffer, protects it in place and
+    copies the result out; around that it allocates a length cell and checks its argument on
+    every call (about a third of the cost of a protect). This does the same with one length
+    cell allocated up front. Only with the pylibsrtp version it was written against (the
+    contract test checks the code it mirrors); otherwise, and for packets too long for the
+    buffer, it is ``session.protect`` itself.
+    """
+
+    __slots__ = ("_buffer", "_cdata", "_ctx", "_length", "_limit", "_session")
+
+    def __init__(self, session: Any) -> None:
+        self._session = session  # keeps the SRTP context alive
+        self._ctx = session._srtp[0]
+        self._cdata = session._cdata
+        self._buffer = session._buffer
+        self._length = _srtp_ffi.new("int *")
+        self._limit = len(session._buffer) - pylibsrtp.SRTP_MAX_TRAILER_LEN
+
+    @classmethod
+    def of(cls, session: Any) -> Callable[[bytes], bytes]:
+        if pylibsrtp.__version__ != PYLIBSRTP_VERSION:
+            protect: Callable[[bytes], bytes] = session.protect
+            return protect
+        return cls(session)
+
+    def __call__(self, data: bytes) -> bytes:
+        size = len(data)
+        if size > self._limit:
+            protected: bytes = self._session.protect(data)  # raises its ValueError
+            return protected
+        self._buffer[0:size] = data
+        self._length[0] = size
+        if _srtp_lib.srtp_protect(self._ctx, self._cdata, self._length):
+            raise pylibsrtp.Error("srtp_protect failed")
+        result: bytes = self._buffer[0 : self._length[0]]
+        return result
+
+
+class DirectRtpSender:
+    """Sends RTP synchronously: SRTP-protect, then ``sendto`` on the nominated ICE pair's socket.
+
+    aiortc's ``_send_rtp`` is a chain of four coroutines (DTLS transport, ICE transport, aioice
+    connection, STUN protocol) per packet; the forwarding path sends one packet per subscriber
+    per upstream packet and awaits none of them, so it writes to the datagram transport itself.
+    The SRTP session, the datagram transport and the remote address are looked up once, after
+    DTLS is up. The DTLS transport's own packet counters (its ``getStats``) do not count these.
+    """
+
+    __slots__ = ("_addr", "_dtls", "_protect", "_sendto", "_transport_of")
+
+    def __init__(self, transport_of: Callable[[], RTCDtlsTransport]) -> None:
+        self._transport_of = transport_of
+        self._dtls: RTCDtlsTransport | None = None
+        self._protect: Callable[[bytes], bytes] | None = None
+        self._sendto: Callable[[bytes, Any], None] | None = None
+        self._addr: Any = None
+
+    def __call__(self, data: bytes) -> bool:
+        dtls = self._dtls
+        if (
+            dtls is None or dtls._state is not _DTLS_CONNECTED or self._sendto is None
+        ) and not self._resolve():
+            return False
+        assert self._protect is not None and self._sendto is not None
+        self._sendto(self._protect(data), self._addr)
+        return True
+
+    def _resolve(self) -> bool:
+        self._dtls = self._protect = self._sendto = None
+        dtls = self._transport_of()
+        if dtls is None or dtls._state is not _DTLS_CONNECTED or dtls._tx_srtp is None:
+            return False
+        pair = dtls.transport._connection._nominated.get(1)
+        datagram = getattr(getattr(pair, "protocol", None), "transport", None)
+        if pair is None or datagram is None or datagram.is_closing():
+            return False
+        self._dtls = dtls
+        self._protect = LeanProtect.of(dtls._tx_srtp)
+        self._sendto = datagram.sendto
+        self._addr = pair.remote_addr
+        return True
+
+
 def guard_transport(transport: RTCDtlsTransport) -> None:
     """Replace the transport's packet demultiplexers with counting, never-raising versions.
 
@@ -385,6 +481,8 @@ class SenderTap:
         self.ssrc: int = self.sender._ssrc
         self.rtx_ssrc: int = self.sender._rtx_ssrc
         self.send_rtp = _send_via(lambda: self.sender.transport)
+        # The forwarding path's synchronous RTP send (see DirectRtpSender).
+        self.send_rtp_now = DirectRtpSender(lambda: self.sender.transport)
 
     async def send(self, parameters: RTCRtpSendParameters) -> None:
         if self.started:

@@ -9,9 +9,20 @@ payload type, sequence number, timestamp, header extensions), holds video until 
 and answers the subscriber's RTCP: NACKs from the cache (RTX when negotiated), PLI/FIR relayed
 to the publisher through the up-track's throttle, REMB recorded.
 
-The wire is reached through injected ``send`` coroutines (``bytes -> bool``: ``False`` when the
-transport is not connected), so this module is tested with synthetic packets and no sockets.
-Exceptions never escape into aiortc: a failure is logged and counted as ``internal_error``.
+The wire is reached through injected ``send`` callables (``bytes -> bool``: ``False`` when the
+transport is not connected; RTCP through coroutines, RTP through plain functions so that one
+upstream packet reaches all its subscribers without creating a coroutine per copy), so this
+module is tested with synthetic packets and no sockets. Exceptions never escape into aiortc: a
+failure is logged and counted as ``internal_error``.
+
+Per-packet costs are kept off the per-subscriber loop: what all copies of an upstream packet
+share is prepared once (:class:`~sfu.rtp_write.Outgoing`: payload, extension values, the send
+time); each copy is written to bytes by the subscriber's :class:`~sfu.rtp_write.HeaderWriter`;
+the sent-packet counters and the latency histogram are updated once per upstream packet.
+
+Retransmissions to one subscriber are capped by a token bucket fed with a share
+(:data:`RTX_BUDGET_SHARE`) of the bytes forwarded to it, so a subscriber that NACKs everything
+cannot make the node send its stream twice; what the budget refuses is counted.
 """
 
 from __future__ import annotations
@@ -20,7 +31,7 @@ import logging
 import secrets
 import struct
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -51,14 +62,21 @@ from sfu.nack import NackTracker, lost_sequence_numbers
 from sfu.packet_cache import DEFAULT_AUDIO_CAPACITY, DEFAULT_VIDEO_CAPACITY, PacketCache
 from sfu.rtcp_stats import ReceiveStats, SendStats
 from sfu.rtp_ext import audio_level, extension_map, rewrite_extensions
+from sfu.rtp_write import HeaderWriter, Outgoing
 from sfu.seqnum import SEQ_MASK, seq_add, seq_diff
 
 log = logging.getLogger(__name__)
 
 SendFn = Callable[[bytes], Awaitable[bool]]
+SendNowFn = Callable[[bytes], bool]
 
 # The most sequence numbers of one subscriber NACK that are answered (the newest ones win).
 MAX_NACKED_PER_PACKET: Final = 64
+# Retransmitted bytes to one subscriber may be at most this share of the bytes forwarded to it
+# (plus a burst of RTX_BURST_BYTES, available from the start).
+RTX_BUDGET_SHARE: Final = 0.25
+RTX_BURST_BYTES: Final = 48_000
+RTX_HEADER_ALLOWANCE: Final = 40  # header bytes assumed when checking the budget
 AudioLevelFn = Callable[[str, int, float], None]  # (track id, level -dBov, monotonic time)
 
 
@@ -150,6 +168,8 @@ class UpTrack:
         self.media_ssrc: int | None = params.ssrc
         # Bumped when the upstream SSRC changes: down-tracks start a new segment.
         self.generation = 0
+        # What down-track mungers see as the source of a packet (a new value: a new segment).
+        self.source_key: tuple[str, int, int | None] = (track_id, 0, params.ssrc)
         default_capacity = DEFAULT_VIDEO_CAPACITY if self.kind == "video" else DEFAULT_AUDIO_CAPACITY
         capacity = cache_capacity or default_capacity
         self.cache = PacketCache(capacity)
@@ -162,6 +182,8 @@ class UpTrack:
         # labelled metric children resolved once (labels() is a dict lookup under a lock)
         self._m_received_pkts = metrics.RECEIVED_PACKETS.labels(self.kind)
         self._m_received_bytes = metrics.RECEIVED_BYTES.labels(self.kind)
+        self._m_sent_pkts = metrics.SENT_PACKETS.labels(self.kind)
+        self._m_sent_bytes = metrics.SENT_BYTES.labels(self.kind)
         self.keyframes_received = 0
         self.packets_received = 0
 
@@ -216,16 +238,50 @@ class UpTrack:
             level = audio_level(packet.extensions)
             if level is not None:
                 self._on_audio_level(self.track_id, level[1], arrival)
-        if self.muted:
+        if not self.muted:
+            await self._fan_out(packet, keyframe, arrival)
+
+    async def _fan_out(self, packet: RtpPacket, keyframe: bool, arrival: float) -> None:
+        """One upstream packet to every down-track: the shared work once, then a plain call each."""
+        targets = self._targets()
+        if not targets:
             return
-        for down in self._targets():
-            await down.forward(packet, keyframe=keyframe, arrival=arrival)
+        out = Outgoing(packet, self._wallclock())
+        source = self.source_key
+        now = self._monotonic()
+        sent = sent_bytes = 0
+        wants_keyframe = False
+        # The latency histogram gets one sample per upstream packet: the copy at a position that
+        # moves round-robin, so over many packets it samples every position of the fan-out.
+        sampled = self.packets_received % len(targets)
+        for down in targets[: sampled + 1]:
+            size = down.forward_packet(out, source, keyframe, now)
+            if size > 0:
+                sent += 1
+                sent_bytes += size
+            elif size < 0:
+                wants_keyframe = True
+        if size > 0:
+            metrics.FORWARDING_LATENCY.observe(max(0.0, self._monotonic() - arrival))
+        for down in targets[sampled + 1 :]:
+            size = down.forward_packet(out, source, keyframe, now)
+            if size > 0:
+                sent += 1
+                sent_bytes += size
+            elif size < 0:
+                wants_keyframe = True
+        if sent:
+            self._m_sent_pkts.inc(sent)
+            self._m_sent_bytes.inc(sent_bytes)
+        if wants_keyframe:
+            await self.keyframe_needed("subscriber_start")
 
     def _new_source(self, ssrc: int, codec: Codec) -> None:
         if self.stats is not None:
             log.info("track %s: upstream SSRC changed %s -> %s", self.track_id, self.media_ssrc, ssrc)
             self.generation += 1
         self.media_ssrc = ssrc
+        self.source_key = (self.track_id, self.generation, ssrc)
         self.stats = ReceiveStats(ssrc, codec.clock_rate)
         self.cache.clear()
         self.nack = NackTracker()
@@ -313,7 +369,7 @@ class DownTrack:
         kind: str,
         ssrc: int,
         rtx_ssrc: int,
-        send_rtp: SendFn,
+        send_rtp: SendNowFn,
         params: DownstreamParams | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
@@ -328,9 +384,11 @@ class DownTrack:
         self._monotonic = monotonic
         self._wallclock = wallclock
         self._ext_map = extension_map(())
+        self._writer = HeaderWriter(ssrc, None, ())
         self._rtx_seq = secrets.randbelow(1 << 15)
         self.up = up
-        self.pt_map = PayloadTypeMap()
+        self._pt_map = PayloadTypeMap()
+        self._pt_media: Mapping[int, int] = self._pt_map.media
         clock_rate = up.codecs[0].clock_rate if up.codecs else 90000
         self.munger = RtpMunger(clock_rate)
         self.stats = SendStats(ssrc, clock_rate)
@@ -340,6 +398,8 @@ class DownTrack:
         self.last_report: RtcpReceiverInfo | None = None
         self.packets_sent = 0
         self.retransmissions = 0
+        self.retransmissions_dropped = 0
+        self._rtx_tokens = float(RTX_BURST_BYTES)
         self.closed = False
         self._m_sent_pkts = metrics.SENT_PACKETS.labels(kind)
         self._m_sent_bytes = metrics.SENT_BYTES.labels(kind)
@@ -354,6 +414,7 @@ class DownTrack:
         self.mid = params.mid
         self.rtx_ssrc = params.rtx_ssrc
         self._ext_map = extension_map(params.extensions)
+        self._writer = HeaderWriter(self.ssrc, params.mid, params.extensions)
         self._bind(self.up)
         if self.up.is_video:
             self.up.defer_keyframe_request()
@@ -363,6 +424,16 @@ class DownTrack:
         if self.params is not None:
             self.pt_map = map_payload_types(up.codecs, self.params.codecs)
         self.waiting_for_keyframe = up.is_video and any(needs_keyframe(c.name) for c in up.codecs)
+
+    @property
+    def pt_map(self) -> PayloadTypeMap:
+        """Upstream payload type -> the subscriber's (media and RTX)."""
+        return self._pt_map
+
+    @pt_map.setter
+    def pt_map(self, value: PayloadTypeMap) -> None:
+        self._pt_map = value
+        self._pt_media = value.media
 
     @property
     def ready(self) -> bool:
@@ -405,48 +476,60 @@ class DownTrack:
         self._bind(up)
         self.restart()
 
-    async def forward(self, packet: RtpPacket, *, keyframe: bool, arrival: float) -> bool:
-        """Send one upstream packet to this subscriber; ``False`` when it was held back."""
+    def forward_packet(  # noqa: PLR0911 (the hot path: one call per copy, no helper calls)
+        self, out: Outgoing, source: Hashable, keyframe: bool, now: float
+    ) -> int:
+        """Send one upstream packet (prepared in ``out``) to this subscriber.
+
+        Returns the bytes sent; 0 when held back or dropped; -1 when waiting for a keyframe (the
+        up-track then asks the publisher for one). Never raises.
+        """
         if self.paused or self.closed or self.params is None:
-            return False
+            return 0
         try:
-            return await self._forward(packet, keyframe, arrival)
+            packet = out.packet
+            payload_type = self._pt_media.get(packet.payload_type)
+            if payload_type is None:
+                metrics.dropped("codec_mismatch")
+                return 0
+            if self.waiting_for_keyframe:
+                if not keyframe:
+                    return -1
+                self.waiting_for_keyframe = False
+                self.munger.resync()
+            munger = self.munger
+            munged = munger.munge_fast(source, packet.sequence_number, packet.timestamp, now)
+            if munged is None:
+                metrics.dropped("stale")
+                return 0
+            seq, ts = munged
+            writer = self._writer
+            if writer.fast:
+                data = writer.write(out, payload_type, seq, ts)
+            else:
+                data = self._rewrite(packet, payload_type, seq, ts, out.wallclock).serialize(self._ext_map)
+            if not self._send(data):
+                metrics.dropped("not_connected")
+                return 0
+            size = len(data)
+            self.packets_sent += 1
+            stats = self.stats  # SendStats.sent, inlined
+            stats.packets += 1
+            stats.octets += out.payload_size
+            if munger.newest:
+                stats.last_timestamp = ts
+                stats.last_time = out.wallclock
+            tokens = self._rtx_tokens + size * RTX_BUDGET_SHARE
+            self._rtx_tokens = tokens if tokens < RTX_BURST_BYTES else float(RTX_BURST_BYTES)
+            return size
         except Exception:
             log.exception("forwarding to %s failed", self.subscriber_id)
             metrics.dropped("internal_error")
-            return False
+            return 0
 
-    async def _forward(self, packet: RtpPacket, keyframe: bool, arrival: float) -> bool:
-        payload_type = self.pt_map.media.get(packet.payload_type)
-        if payload_type is None:
-            metrics.dropped("codec_mismatch")
-            return False
-        if self.waiting_for_keyframe:
-            if not keyframe:
-                await self.up.keyframe_needed("subscriber_start")
-                return False
-            self.waiting_for_keyframe = False
-            self.munger.resync()
-        now = self._monotonic()
-        source = (self.up.track_id, self.up.generation, packet.ssrc)
-        munged = self.munger.munge(source, packet.sequence_number, packet.timestamp, now)
-        if munged is None:
-            metrics.dropped("stale")
-            return False
-        newest = munged.sequence_number == self.munger.last_sequence_number
-        out = self._rewrite(packet, payload_type, munged.sequence_number, munged.timestamp)
-        data = out.serialize(self._ext_map)
-        if not await self._send(data):
-            metrics.dropped("not_connected")
-            return False
-        self.packets_sent += 1
-        self.stats.sent(len(packet.payload), munged.timestamp, self._wallclock(), newest=newest)
-        self._m_sent_pkts.inc()
-        self._m_sent_bytes.inc(len(data))
-        metrics.FORWARDING_LATENCY.observe(max(0.0, self._monotonic() - arrival))
-        return True
-
-    def _rewrite(self, packet: RtpPacket, payload_type: int, seq: int, ts: int) -> RtpPacket:
+    def _rewrite(
+        self, packet: RtpPacket, payload_type: int, seq: int, ts: int, wallclock: float
+    ) -> RtpPacket:
         out = RtpPacket(
             payload_type=payload_type,
             marker=packet.marker,
@@ -457,7 +540,7 @@ class DownTrack:
         )
         out.csrc = list(packet.csrc)
         out.padding_size = packet.padding_size
-        out.extensions = rewrite_extensions(packet.extensions, mid=self.mid, send_time=self._wallclock())
+        out.extensions = rewrite_extensions(packet.extensions, mid=self.mid, send_time=wallclock)
         return out
 
     # --- RTCP from the subscriber -------------------------------------------------------------
@@ -506,7 +589,12 @@ class DownTrack:
             if cached is None or payload_type is None or ts is None:
                 metrics.RETRANSMISSION_MISSES.inc()
                 continue
-            out = self._rewrite(cached, payload_type, out_seq & SEQ_MASK, ts)
+            if len(cached.payload) + RTX_HEADER_ALLOWANCE > self._rtx_tokens:
+                # Over the retransmission budget: the subscriber is already behind.
+                self.retransmissions_dropped += 1
+                metrics.RETRANSMISSIONS_DROPPED.inc()
+                continue
+            out = self._rewrite(cached, payload_type, out_seq & SEQ_MASK, ts, self._wallclock())
             rtx_pt = self.pt_map.rtx.get(payload_type)
             mode = "plain"
             if rtx_pt is not None:
@@ -514,9 +602,10 @@ class DownTrack:
                 self._rtx_seq = seq_add(self._rtx_seq, 1)
                 mode = "rtx"
             data = out.serialize(self._ext_map)
-            if not await self._send(data):
+            if not self._send(data):
                 metrics.dropped("not_connected")
                 break
+            self._rtx_tokens -= len(data)
             sent += 1
             self.retransmissions += 1
             self.stats.sent(len(out.payload), ts, self._wallclock(), newest=False)

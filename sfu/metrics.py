@@ -57,6 +57,10 @@ KEYFRAME_REQUESTS: Final = Counter(
 RETRANSMISSIONS: Final = Counter(
     "venuekit_sfu_retransmissions_total", "Packets resent to subscribers from the cache", ["mode"]
 )
+RETRANSMISSIONS_DROPPED: Final = Counter(
+    "venuekit_sfu_retransmissions_dropped_total",
+    "NACKed packets not resent because the subscriber's retransmission budget was spent",
+)
 RETRANSMISSION_MISSES: Final = Counter(
     "venuekit_sfu_retransmission_misses_total", "NACKed packets no longer (or never) in the cache"
 )

@@ -18,7 +18,7 @@ import secrets
 from collections.abc import Hashable
 from dataclasses import dataclass
 
-from sfu.seqnum import SEQ_BITS, SEQ_MASK, TS_BITS, TS_MASK, Unwrapper, seq_diff
+from sfu.seqnum import SEQ_MASK, TS_MASK, seq_diff, ts_diff
 
 # Packets of a segment that are this far (or more) behind the newest are stale, not reordered.
 MAX_REORDER_PKTS = 1 << 14
@@ -33,20 +33,26 @@ class Munged:
 
 
 class RtpMunger:
-    """Maps (source, sequence number, timestamp) of forwarded packets to one outgoing stream."""
+    """Maps (source, sequence number, timestamp) of forwarded packets to one outgoing stream.
+
+    The upstream counters are extended (unwrapped) inline, relative to the newest value of the
+    current segment, as :class:`~sfu.seqnum.Unwrapper` would: :meth:`munge_fast` runs once per
+    forwarded packet and subscriber, so it avoids calls and allocations beyond its result.
+    """
 
     __slots__ = (
         "_anchor_in_seq",
         "_clock_rate",
+        "_hi_in_seq",
+        "_hi_in_ts",
         "_highest_out_seq",
         "_last_out_time",
         "_last_out_ts",
         "_need_anchor",
         "_seq_offset",
-        "_seq_unwrap",
         "_source",
         "_ts_offset",
-        "_ts_unwrap",
+        "newest",
     )
 
     def __init__(
@@ -69,11 +75,15 @@ class RtpMunger:
         self._last_out_time: float | None = None
         self._source: Hashable | None = None
         self._need_anchor = True
-        self._seq_unwrap = Unwrapper(SEQ_BITS)
-        self._ts_unwrap = Unwrapper(TS_BITS)
+        # Extended upstream sequence number and timestamp of the newest packet of the segment
+        # (``None`` before the first segment).
+        self._hi_in_seq: int | None = None
+        self._hi_in_ts = 0
         self._seq_offset = 0
         self._ts_offset = 0
         self._anchor_in_seq = 0
+        # Whether the packet munged last is the newest so far (not a reordered older one).
+        self.newest = False
 
     @property
     def started(self) -> bool:
@@ -110,16 +120,27 @@ class RtpMunger:
         value starts a new segment. Dropped: packets older than the start of the current
         segment, and packets so old they cannot be told apart from wrapped ones.
         """
-        if source != self._source:
+        out = self.munge_fast(source, sequence_number, timestamp, now)
+        return None if out is None else Munged(out[0], out[1])
+
+    def munge_fast(
+        self, source: Hashable, sequence_number: int, timestamp: int, now: float
+    ) -> tuple[int, int] | None:
+        """:meth:`munge` as a plain ``(sequence number, timestamp)`` tuple (the forwarding path)."""
+        if self._need_anchor or (source is not self._source and source != self._source):
             self._source = source
-            self._need_anchor = True
-        if self._need_anchor:
             self._anchor(sequence_number, timestamp, now)
-        in_seq = self._seq_unwrap.unwrap(sequence_number)
-        in_ts = self._ts_unwrap.unwrap(timestamp)
-        highest_in = self._seq_unwrap.highest
-        assert highest_in is not None
-        if in_seq < self._anchor_in_seq or highest_in - in_seq >= MAX_REORDER_PKTS:
+        hi_seq = self._hi_in_seq
+        assert hi_seq is not None
+        # Unwrap: the extended value nearest to the newest one (serial-number arithmetic).
+        in_seq = hi_seq + ((((sequence_number & SEQ_MASK) - hi_seq + 0x8000) & SEQ_MASK) - 0x8000)
+        hi_ts = self._hi_in_ts
+        in_ts = hi_ts + ((((timestamp & TS_MASK) - hi_ts + 0x8000_0000) & TS_MASK) - 0x8000_0000)
+        if in_seq > hi_seq:
+            self._hi_in_seq = hi_seq = in_seq
+        if in_ts > hi_ts:
+            self._hi_in_ts = in_ts
+        if in_seq < self._anchor_in_seq or hi_seq - in_seq >= MAX_REORDER_PKTS:
             return None
         out_seq = in_seq + self._seq_offset
         out_ts = in_ts + self._ts_offset
@@ -127,14 +148,17 @@ class RtpMunger:
             self._highest_out_seq = out_seq
             self._last_out_ts = out_ts
             self._last_out_time = now
-        return Munged(out_seq & SEQ_MASK, out_ts & TS_MASK)
+            self.newest = True
+        else:
+            self.newest = False
+        return out_seq & SEQ_MASK, out_ts & TS_MASK
 
     def _anchor(self, sequence_number: int, timestamp: int, now: float) -> None:
         self._need_anchor = False
-        self._seq_unwrap = Unwrapper(SEQ_BITS)
-        self._ts_unwrap = Unwrapper(TS_BITS)
-        in_seq = self._seq_unwrap.peek(sequence_number)
-        in_ts = self._ts_unwrap.peek(timestamp)
+        in_seq = sequence_number & SEQ_MASK
+        in_ts = timestamp & TS_MASK
+        self._hi_in_seq = in_seq
+        self._hi_in_ts = in_ts
         if self._last_out_time is None:
             ts_step = 1
         else:
@@ -145,16 +169,18 @@ class RtpMunger:
 
     def translate_timestamp(self, timestamp: int) -> int | None:
         """The outgoing timestamp for an upstream timestamp of the current segment's source."""
-        if self._source is None or self._need_anchor or self._ts_unwrap.highest is None:
+        if self._source is None or self._need_anchor or self._hi_in_seq is None:
             return None
-        return (self._ts_unwrap.peek(timestamp) + self._ts_offset) & TS_MASK
+        hi_ts = self._hi_in_ts
+        in_ts = hi_ts + ts_diff(timestamp & TS_MASK, hi_ts & TS_MASK)
+        return (in_ts + self._ts_offset) & TS_MASK
 
     def original_sequence_number(self, out_sequence_number: int) -> int | None:
         """The upstream sequence number behind an outgoing one of the current segment (for NACKs).
 
         ``None`` when it belongs to an earlier segment or was never sent.
         """
-        if self._source is None or self._need_anchor or self._seq_unwrap.highest is None:
+        if self._source is None or self._need_anchor or self._hi_in_seq is None:
             return None
         out_ext = self._highest_out_seq + seq_diff(out_sequence_number, self._highest_out_seq & SEQ_MASK)
         if out_ext > self._highest_out_seq:

@@ -131,15 +131,17 @@ class ReceiveStats:
 class SendStats:
     """Counters of one outgoing stream and its NTP/RTP mapping, for its sender reports."""
 
-    __slots__ = ("_clock_rate", "_last_time", "_last_timestamp", "octets", "packets", "ssrc")
+    # Public fields: the forwarding path updates them inline (a method call per copy costs more
+    # than the update); :meth:`sent` does the same for everyone else.
+    __slots__ = ("_clock_rate", "last_time", "last_timestamp", "octets", "packets", "ssrc")
 
     def __init__(self, ssrc: int, clock_rate: int) -> None:
         self.ssrc = ssrc
         self._clock_rate = clock_rate
         self.packets = 0
         self.octets = 0
-        self._last_timestamp: int | None = None
-        self._last_time: float | None = None
+        self.last_timestamp: int | None = None
+        self.last_time: float | None = None
 
     def sent(self, payload_size: int, timestamp: int, now: float, *, newest: bool = True) -> None:
         """A packet with ``payload_size`` payload octets left at ``now`` (Unix seconds).
@@ -149,8 +151,8 @@ class SendStats:
         self.packets += 1
         self.octets += payload_size
         if newest:
-            self._last_timestamp = timestamp
-            self._last_time = now
+            self.last_timestamp = timestamp
+            self.last_time = now
 
     def sender_report(self, now: float, rtp_timestamp: int | None = None) -> RtcpSrPacket | None:
         """The sender report at ``now`` (Unix seconds); ``None`` before the first packet.
@@ -159,11 +161,11 @@ class SendStats:
         the publisher's own sender report); otherwise the newest packet's timestamp advanced by
         the time since it left.
         """
-        if self._last_timestamp is None or self._last_time is None:
+        if self.last_timestamp is None or self.last_time is None:
             return None
         if rtp_timestamp is None:
-            elapsed = max(0.0, now - self._last_time)
-            rtp_timestamp = self._last_timestamp + round(elapsed * self._clock_rate)
+            elapsed = max(0.0, now - self.last_time)
+            rtp_timestamp = self.last_timestamp + round(elapsed * self._clock_rate)
         rtp_ts = rtp_timestamp & TS_MASK
         return RtcpSrPacket(
             ssrc=self.ssrc,

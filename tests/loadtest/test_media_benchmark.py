@@ -32,6 +32,8 @@ def test_media_benchmark_smoke_forwards_through_the_sfu_and_the_baseline() -> No
         "loss_pct",
         "frames_per_sfu_cpu_s",
         "baseline_frames_per_cpu_s",
+        "baseline_subscribers",
+        "sfu_cpu_system_s",
     ):
         assert key in summary
     assert summary["scenario"] == "media"
@@ -40,6 +42,11 @@ def test_media_benchmark_smoke_forwards_through_the_sfu_and_the_baseline() -> No
     assert summary["baseline_received_packets"] > 0
     assert summary["sfu"]["receivers_without_video"] == 0
     assert summary["baseline"]["receivers_without_video"] == 0
+    # one subscriber decodes, the other counts at the socket and authenticates a sample
+    assert (summary["decoding_subscribers"], summary["counting_subscribers"]) == (1, 1)
+    assert summary["srtp_sample_ok"] > 0
+    assert summary["srtp_sample_failed"] == 0
+    assert summary["sfu"]["cpu_system_s"] is not None
 
 
 def test_loadtest_lists_the_media_benchmark() -> None:

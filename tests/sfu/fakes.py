@@ -39,6 +39,13 @@ class Sink:
         self.data.append(data)
         return True
 
+    def send(self, data: bytes) -> bool:
+        """The synchronous form down-tracks use for RTP."""
+        if not self.connected:
+            return False
+        self.data.append(data)
+        return True
+
     def rtp(self, ext: tuple[tuple[str, int], ...] = SUB_EXTENSIONS) -> list[RtpPacket]:
         return [RtpPacket.parse(d, extension_map(ext)) for d in self.data]
 
@@ -121,7 +128,7 @@ def subscribe(
         ssrc=ssrc,
         rtx_ssrc=ssrc + 1,
         params=params,
-        send_rtp=sink,
+        send_rtp=sink.send,
         monotonic=clock,
         wallclock=clock,
     )

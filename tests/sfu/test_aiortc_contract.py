@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 import aioice.ice
 import aiortc
+import pylibsrtp
 import pytest
 from aiortc import RTCRtpReceiver, RTCRtpSender, RTCRtpTransceiver
 from aiortc.rtcdtlstransport import RTCCertificate, RTCDtlsTransport, RtpRouter
@@ -223,6 +224,48 @@ async def test_sender_tap_reports_parameters_and_gets_its_rtcp(rig: Rig) -> None
     assert rig.outbound.rtcp == [pli]
     # not connected: writes are refused, not raised
     assert await rig.sender_tap.send_rtp(b"\x80" * 20) is False
+    assert rig.sender_tap.send_rtp_now(b"\x80" * 20) is False
+
+
+def test_the_send_chain_direct_rtp_sender_short_cuts() -> None:
+    """``DirectRtpSender`` does what ``RTCDtlsTransport._send_rtp`` and the aioice layers below
+    it do (protect with ``_tx_srtp``, then ``sendto`` on the nominated pair's datagram transport)
+    and checks the state the way it does; if any of these moves, the shortcut must too."""
+    send_rtp = inspect.getsource(RTCDtlsTransport._send_rtp)
+    assert "if self._state != State.CONNECTED:" in send_rtp
+    assert "data = self._tx_srtp.protect(data)" in send_rtp
+    assert "await self.transport._send(data)" in send_rtp
+    assert "self._send = self._connection.send" in inspect.getsource(RTCIceTransport.__init__)
+    sendto = inspect.getsource(aioice.ice.Connection.sendto)
+    assert "active_pair = self._nominated.get(component)" in sendto
+    assert "await active_pair.protocol.send_data(data, active_pair.remote_addr)" in sendto
+    assert "self.transport.sendto(data, addr)" in inspect.getsource(aioice.ice.StunProtocol.send_data)
+    assert glue._DTLS_CONNECTED.name == "CONNECTED"
+
+
+def test_lean_protect_is_what_pylibsrtp_does() -> None:
+    """``LeanProtect`` mirrors ``pylibsrtp.Session``'s private ``__process``: same buffer, same
+    call; its output is accepted by an ordinary receiving session, packet after packet."""
+    assert pylibsrtp.__version__ == glue.PYLIBSRTP_VERSION
+    process = inspect.getsource(pylibsrtp.Session._Session__process)  # type: ignore[attr-defined]
+    assert "self._buffer[0 : len(data)] = data" in process
+    assert "_srtp_assert(func(self._srtp[0], self._cdata, len_p))" in process
+    assert "return self._buffer[0 : len_p[0]]" in process
+    assert 'self._cdata = ffi.new("char[]", 1500)' in inspect.getsource(pylibsrtp.Session.__init__)
+    key = bytes(range(44))
+    profile = pylibsrtp.Policy.SRTP_PROFILE_AEAD_AES_256_GCM
+    tx = pylibsrtp.Session(pylibsrtp.Policy(key, pylibsrtp.Policy.SSRC_ANY_OUTBOUND, profile))
+    rx = pylibsrtp.Session(pylibsrtp.Policy(key, pylibsrtp.Policy.SSRC_ANY_INBOUND, profile))
+    protect = glue.LeanProtect.of(tx)
+    assert isinstance(protect, glue.LeanProtect)
+    for seq, size in enumerate((0, 1, 100, 1200, 1000, 3)):
+        packet = RtpPacket(payload_type=96, sequence_number=seq, timestamp=seq, ssrc=7, payload=b"x" * size)
+        data = packet.serialize()
+        protected = protect(data)
+        assert protected != data
+        assert rx.unprotect(protected) == data
+    with pytest.raises(ValueError):
+        protect(bytes(2000))
 
 
 async def test_malformed_and_unclaimed_packets_are_counted(rig: Rig) -> None:

@@ -134,12 +134,12 @@ async def test_nack_recovery_with_injected_loss(node: SfuNode) -> None:
     original_send = down._send
     sent = {"n": 0}
 
-    async def lossy_out(data: bytes) -> bool:
+    def lossy_out(data: bytes) -> bool:
         if data[1] & 0x7F != 98:  # not RTX
             sent["n"] += 1
             if sent["n"] % 5 == 0:
                 return True  # "sent", but lost on the way
-        return await original_send(data)
+        return original_send(data)
 
     down._send = lossy_out
     nacks_up = metric("venuekit_sfu_nacks_sent_total", kind="video")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import struct
 
 from aiortc.rtp import (
@@ -22,9 +23,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from prometheus_client import REGISTRY
 
-from sfu.forwarder import DownTrack
+from sfu.forwarder import MAX_NACKED_PER_PACKET, RTX_BUDGET_SHARE, RTX_BURST_BYTES, DownTrack
 from sfu.forwarding import ForwardingTable
 from sfu.nack import lost_sequence_numbers
+from sfu.rtp_ext import URI_ABS_SEND_TIME, URI_MID
 from sfu.seqnum import seq_diff
 from tests.sfu.fakes import (
     VP8_CONT,
@@ -346,3 +348,46 @@ async def test_one_nack_cannot_drain_the_cache() -> None:
     assert down.retransmissions == MAX_NACKED_PER_PACKET
     resent = [struct.unpack("!H", p.payload[:2])[0] for p in sink.rtp()[300:]]
     assert resent == sent[-MAX_NACKED_PER_PACKET:]
+
+
+async def test_retransmissions_are_capped_by_a_share_of_the_forwarded_bytes() -> None:
+    """A subscriber that NACKs everything gets at most the burst plus a share of its stream
+    again; what the budget refuses is counted."""
+    table: ForwardingTable[DownTrack] = ForwardingTable()
+    clock, up_rtcp, sink = Clock(), Sink(), Sink()
+    up = video_up(table, clock, up_rtcp)
+    down = subscribe(table, up, clock, sink)
+    payload = VP8_CONT + bytes(998)
+    for i in range(300):
+        await up.on_rtp(rtp(i, 3000 * i, VP8_KEY + bytes(998) if i == 0 else payload))
+    forwarded = sum(len(d) for d in sink.data)
+    sent = sink.rtp()
+    dropped = metric("venuekit_sfu_retransmissions_dropped_total")
+    answered = 0
+    for _ in range(4):  # the same overload, NACKed again and again
+        answered += await down.retransmit([p.sequence_number for p in sent[-MAX_NACKED_PER_PACKET:]])
+    resent = sum(len(d) for d in sink.data[len(sent) :])
+    assert 0 < answered < 4 * MAX_NACKED_PER_PACKET
+    assert resent <= RTX_BURST_BYTES + RTX_BUDGET_SHARE * forwarded
+    assert down.retransmissions_dropped == 4 * MAX_NACKED_PER_PACKET - answered
+    assert metric("venuekit_sfu_retransmissions_dropped_total") == dropped + down.retransmissions_dropped
+    # forwarding more refills the budget: a share of what was forwarded since
+    for i in range(300, 340):
+        await up.on_rtp(rtp(i, 3000 * i, payload))
+    refill = sum(len(d) for d in sink.data[-40:]) * RTX_BUDGET_SHARE
+    more = await down.retransmit([p.sequence_number for p in sink.rtp()[-40:]])
+    assert 0 < more <= refill // 1000 + 1
+
+
+async def test_extension_ids_beyond_the_one_byte_form_are_written_by_aiortc() -> None:
+    table: ForwardingTable[DownTrack] = ForwardingTable()
+    clock, up_rtcp, sink = Clock(), Sink(), Sink()
+    up = video_up(table, clock, up_rtcp)
+    down = subscribe(table, up, clock, sink, mid="12")
+    assert down.params is not None
+    wide = ((URI_MID, 15), (URI_ABS_SEND_TIME, 3))
+    down.configure(dataclasses.replace(down.params, extensions=wide))
+    await up.on_rtp(rtp(1, 0, VP8_KEY))
+    (packet,) = sink.rtp(wide)
+    assert (packet.ssrc, packet.payload_type, packet.extensions.mid) == (5000, 97, "12")
+    assert packet.extensions.abs_send_time is not None
