@@ -72,6 +72,11 @@ class SfuErrorCode(StrEnum):
     OWN_TRACK = "own_track"
     ALREADY_SUBSCRIBED = "already_subscribed"
     NOT_SUBSCRIBED = "not_subscribed"
+    # the network node API (sfu/server.py) and its client
+    UNAUTHORIZED = "unauthorized"
+    INVALID_JSON = "invalid_json"
+    UNKNOWN_OPERATION = "unknown_operation"
+    NODE_UNREACHABLE = "node_unreachable"
 
 
 class SfuError(Exception):
@@ -107,6 +112,7 @@ class TrackInfo:
     mid: str | None
     codec: str
     muted: bool
+    label: str | None = None  # what the publisher called it (camera, microphone, screen)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +201,7 @@ class _Published:
     tap: glue.ReceiverTap
     inbound: _Inbound
     up: UpTrack | None = None
+    label: str | None = None
 
 
 @dataclass(slots=True)
@@ -338,6 +345,10 @@ class SfuNode:
     def spaces(self) -> list[str]:
         return list(self._spaces)
 
+    def load(self) -> float:
+        """What placement compares between nodes: spaces plus participants hosted here."""
+        return float(len(self._spaces) + sum(len(s.participants) for s in self._spaces.values()))
+
     # --- participants ---------------------------------------------------------------------
 
     async def add_participant(self, space_id: str, participant_id: str) -> None:
@@ -410,8 +421,18 @@ class SfuNode:
 
     # --- publishing -----------------------------------------------------------------------
 
-    async def publish(self, space_id: str, participant_id: str, offer_sdp: str) -> PublishAnswer:
-        """Apply a participant's publish offer; returns the node's answer and their tracks."""
+    async def publish(
+        self,
+        space_id: str,
+        participant_id: str,
+        offer_sdp: str,
+        *,
+        labels: Mapping[str, str] | None = None,
+    ) -> PublishAnswer:
+        """Apply a participant's publish offer; returns the node's answer and their tracks.
+
+        ``labels`` (mid -> a name such as ``camera``) is kept with each track and reported in
+        :class:`TrackInfo` so every signalling instance can describe it."""
         participant = self._participant(space_id, participant_id)
         space = participant.space
         media = _check_sdp(offer_sdp)
@@ -460,6 +481,9 @@ class SfuNode:
                     SfuErrorCode.NEGOTIATION_FAILED, f"cannot apply the offer ({type(exc).__name__}: {exc})"
                 ) from None
             answer = pc.localDescription.sdp
+            for mid, published in participant.published.items():
+                if labels is not None and mid in labels:
+                    published.label = labels[mid]
         for track_id in added:
             self._emit(SfuEvent("track_published", space_id, participant_id, track_id))
         for track_id in removed:
@@ -577,6 +601,7 @@ class SfuNode:
                 mid=mid,
                 codec=p.up.codecs[0].mime_type,
                 muted=p.up.muted,
+                label=p.label,
             )
             for mid, p in participant.published.items()
             if p.up is not None
@@ -633,7 +658,7 @@ class SfuNode:
             kind=up.kind,
             ssrc=tap.ssrc,
             rtx_ssrc=tap.rtx_ssrc,
-            send_rtp=tap.send_rtp,
+            send_rtp=tap.send_rtp_now,
         )
         outbound.down = down
         return _Subscription("", transceiver, tap, outbound, down)
@@ -792,8 +817,11 @@ class SfuNode:
         """Per participant: NACK retries and pending keyframe requests (every tick); receiver
         reports to them as publisher and sender reports to them as subscriber (every ~second)."""
         next_report = time.monotonic() + self._rtcp_interval_s
+        loop = asyncio.get_running_loop()
         while True:
-            await asyncio.sleep(self._tick_interval_s)
+            # On a shared grid: every participant's tick is due in the same loop iteration, so
+            # the process wakes once per tick, not once per participant and tick.
+            await asyncio.sleep(self._tick_interval_s - loop.time() % self._tick_interval_s)
             try:
                 for up in participant.up_tracks:
                     await up.tick()

@@ -1,10 +1,12 @@
 """Horizontal sharding by room: the SFU node registry and atomic placement of spaces on nodes.
 
-Nodes announce themselves with a heartbeat (a key that expires unless refreshed) and their
-load. The first join of a space places it on the least-loaded live node in one Lua script, so
-two signalling instances racing on the same space always agree. When a node's heartbeat
-lapses, :meth:`NodeRegistry.replace_dead_nodes` moves its spaces to live nodes, again in one
-script, and returns the moves so the caller can tell those spaces' clients to renegotiate.
+Nodes announce themselves with a heartbeat (a key that expires unless refreshed) carrying their
+advertised URL, and their load; ``venuekit sfu`` does it through ``venuekit/sfu_role.py``, since
+``sfu/`` may not import signalling. The first join of a space places it on the least-loaded
+live node in one Lua script, so two signalling instances racing on the same space always
+agree. When a node's heartbeat lapses, :meth:`NodeRegistry.replace_dead_nodes` moves its
+spaces to live nodes, again in one script, and returns the moves so the caller can tell those
+spaces' clients to renegotiate.
 
 Every key lives under the hash tag ``{vk:sfu}`` so the scripts touch a single Redis Cluster
 slot. Keys built inside the scripts (per-node keys) share that tag; Redis Cluster serves them

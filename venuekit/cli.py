@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import errno
 import logging
+import os
 import resource
 import signal
 import sys
@@ -23,10 +24,12 @@ import redis.asyncio as aioredis
 from aiohttp import web
 
 from venuekit import __version__, backup, gc_policy
-from venuekit.app import Role, build_app, resolve_secret_key
+from venuekit.app import Role, build_app, resolve_node_secret, resolve_secret_key
 from venuekit.demo import seed_demo
 from venuekit.redis_child import PrivateRedis, RedisStartError
 from venuekit.settings import Settings, SettingsError, load_settings
+from venuekit.sfu_role import SFU_ROLE_KEY
+from venuekit.workers import run_workers
 
 log = logging.getLogger("venuekit")
 
@@ -61,6 +64,14 @@ def _parser() -> argparse.ArgumentParser:
         p = sub.add_parser(role.value, help=text, description=text)
         p.add_argument("--host", help="listen address (overrides VENUEKIT_HOST)")
         p.add_argument("--port", type=int, help="listen port (overrides VENUEKIT_PORT or _SFU_PORT)")
+        if role is Role.SFU:
+            p.add_argument(
+                "--workers",
+                type=int,
+                default=os.cpu_count() or 1,
+                help="media node processes to run, each its own node on its own port "
+                "(--port, --port+1, ...; default: one per core)",
+            )
         if role is Role.DEV:
             p.add_argument(
                 "--demo", action="store_true", help="seed a demo hackathon and print links to try it"
@@ -149,6 +160,8 @@ async def serve(role: Role, settings: Settings, *, demo: bool = False) -> None:
             reason = "address already in use" if exc.errno == errno.EADDRINUSE else exc.strerror
             raise StartupError(f"cannot listen on {settings.host}:{port}: {reason}") from None
         bound_port = runner.addresses[0][1] if runner.addresses else port
+        if role is Role.SFU:
+            await app[SFU_ROLE_KEY].announce(bound_port)
         shown = dataclasses.replace(settings, port=bound_port)
         log.info("venuekit %s role %s listening on %s:%s", __version__, role, settings.host, bound_port)
         url = shown.effective_public_url if role is not Role.SFU else f"http://{settings.host}:{bound_port}"
@@ -163,12 +176,43 @@ async def serve(role: Role, settings: Settings, *, demo: bool = False) -> None:
             await freezer
         log.info("stopping")
     finally:
-        if runner is not None:
-            await runner.cleanup()
-        if private is not None:
-            await private.stop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        await _shut_down(runner, private, settings.shutdown_timeout_s)
+
+
+async def _shut_down(runner: web.AppRunner | None, private: PrivateRedis | None, timeout_s: float) -> None:
+    """Stop the application, then whatever it left running, then the private Redis; bounded."""
+    loop = asyncio.get_running_loop()
+    if runner is not None:
+        try:
+            await asyncio.wait_for(runner.cleanup(), timeout_s + 5)
+        except TimeoutError:
+            log.error("the application did not stop within %.0f s", timeout_s + 5)
+    stubborn = await _end_leftover_tasks(timeout_s=5.0)
+    if private is not None:
+        await private.stop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+    if stubborn:
+        # asyncio.run would wait for them for ever; a stop signal must stop the process
+        log.error("tasks ignored cancellation at shutdown, exiting anyway: %s", ", ".join(stubborn))
+        logging.shutdown()
+        sys.stdout.flush()
+        os._exit(0)
+
+
+async def _end_leftover_tasks(timeout_s: float) -> list[str]:
+    """Cancel every task still running after the application stopped; the names of those that
+    are still running after ``timeout_s`` (a blocking Redis read can swallow one cancellation,
+    so they are cancelled twice)."""
+    current = asyncio.current_task()
+    pending = {t for t in asyncio.all_tasks() if t is not current and not t.done()}
+    for attempt_s in (timeout_s, 1.0):
+        if not pending:
+            return []
+        for task in pending:
+            task.cancel()
+        _, pending = await asyncio.wait(pending, timeout=attempt_s)
+    return sorted(task.get_name() for task in pending)
 
 
 def _new_loop() -> asyncio.AbstractEventLoop:
@@ -209,6 +253,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         )
         settings = dataclasses.replace(settings, secret_key=resolve_secret_key(settings, role))
+        settings = dataclasses.replace(settings, node_secret=resolve_node_secret(settings, role))
+        workers = getattr(args, "workers", 1)
+        if workers < 1:
+            raise SettingsError(f"--workers {workers} must be at least 1")
+        if role is Role.SFU and workers > 1:
+            if not settings.redis_url:  # checked once here rather than once per worker
+                raise StartupError(f"REDIS_URL is required for `venuekit {role}`")
+            asyncio.run(_check_redis(settings.redis_url))
+            return run_workers(workers, settings)
         with asyncio.Runner(loop_factory=_new_loop) as runner:
             runner.run(serve(role, settings, demo=getattr(args, "demo", False)))
     except (SettingsError, StartupError, RedisStartError) as exc:

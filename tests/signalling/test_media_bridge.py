@@ -22,6 +22,8 @@ from signalling.gateway import Gateway
 from signalling.ids import SpaceId
 from signalling.kinds import SpaceKind
 from signalling.media_bridge import MediaBridge, media_sections
+from signalling.media_nodes import SingleNode
+from signalling.node_client import LocalNode
 from signalling.runtime import SignallingRuntime, StaticDirectory
 from signalling.spaces import SpaceConfig
 from tests.sfu.peers import MovingVideo, ToneAudio, new_pc
@@ -51,7 +53,7 @@ async def platform(redis_client: aioredis.Redis, redis_url: str) -> AsyncIterato
         bridges[0].on_sfu_event(event)
 
     node = SfuNode(ice_host_addresses=("127.0.0.1",), on_event=to_bridge)
-    bridge = MediaBridge(node, gateway, runtime.observe_speaker)
+    bridge = MediaBridge(SingleNode(LocalNode(node)), gateway, runtime.observe_speaker)
     bridges.append(bridge)
     runtime.attach_media(bridge)
     app = web.Application()
@@ -159,6 +161,22 @@ async def test_two_participants_in_a_room_receive_each_others_media(platform: Pl
             }
             # nothing is decoded in the node: only the two clients' receivers run decoders
             assert platform.node.tracks("hack-1/hall")
+
+            # bob pages alice's camera off his grid: the node stops sending it, then resumes
+            camera = next(t["track_id"] for t in offered if t["kind"] == "camera")
+            pause = {"track_ids": [camera], "paused": True}
+            assert await bob.sio.call("media_pause", pause) == {"ok": True, "data": None}
+            assert platform.node.subscriptions("hack-1/hall", "bob")[camera]["paused"] is True
+            sent = platform.node.subscriptions("hack-1/hall", "bob")[camera]["packets_sent"]
+            await asyncio.sleep(0.5)
+            assert platform.node.subscriptions("hack-1/hall", "bob")[camera]["packets_sent"] == sent
+            assert (await bob.sio.call("media_pause", {"track_ids": [camera], "paused": False}))["ok"]
+            before = len(bob.frames["video"])
+            await bob.wait_frames(video=before + 5, audio=0)
+            for bad in ({"track_ids": [], "paused": True}, {"track_ids": [camera]}, {"track_ids": camera}):
+                assert (await bob.sio.call("media_pause", bad))["error"]["code"] == "invalid_payload"
+            unknown = await bob.sio.call("media_pause", {"track_ids": ["nope"], "paused": True})
+            assert unknown["error"]["code"] == "not_subscribed"
         finally:
             await alice.close()
             await bob.close()

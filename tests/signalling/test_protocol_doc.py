@@ -27,5 +27,12 @@ def test_chat_and_media_events_are_documented() -> None:
 
     text = DOC.read_text()
     bridge = ChatBridge(gateway=None)  # type: ignore[arg-type]  # only its event table is read
-    for name in [*bridge.event_names, BATCH_EVENT, "media_publish", "media_offer", "media_answer"]:
+    for name in [
+        *bridge.event_names,
+        BATCH_EVENT,
+        "media_publish",
+        "media_offer",
+        "media_answer",
+        "media_reset",
+    ]:
         assert f"| `{name}` |" in text, f"{name} is not in docs/protocol.md"

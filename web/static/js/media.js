@@ -24,10 +24,23 @@ export class MediaSession extends EventTarget {
     this.pub = null;
     this.sub = null;
     this.tracksByMid = new Map();
+    this.stream = null;
     this.queue = Promise.resolve();
     session.on("media_offer", (offer) => {
       this.queue = this.queue.then(() => this.answer(offer)).catch((err) => this.fail(err));
     });
+    // The space moved to another media node (its node died): start both connections afresh.
+    // Offers from the new node arrive after this event, so they queue behind the republish.
+    session.on("media_reset", () => {
+      this.queue = this.queue.then(() => this.renegotiate()).catch((err) => this.fail(err));
+    });
+  }
+
+  async renegotiate() {
+    const stream = this.pub ? this.stream : null;
+    this.reset();
+    this.dispatchEvent(new CustomEvent("reset"));
+    if (stream) await this.publish(stream);
   }
 
   fail(error) {
@@ -37,6 +50,7 @@ export class MediaSession extends EventTarget {
   async publish(stream) {
     const pc = new RTCPeerConnection();
     this.pub = pc;
+    this.stream = stream;
     const labels = new Map();
     for (const track of stream.getTracks()) {
       const transceiver = pc.addTransceiver(track, { direction: "sendonly", streams: [stream] });
