@@ -37,6 +37,7 @@ def member_of(claims: JoinClaims) -> Member:
         role=Role(claims.role),
         teams=frozenset(TeamId(t) for t in claims.teams),
         spaces=frozenset(claims.spaces),
+        profiling=claims.analytics,
     )
 
 

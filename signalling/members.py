@@ -21,6 +21,8 @@ class Member:
     role: Role
     teams: frozenset[TeamId] = frozenset()
     spaces: frozenset[str] = frozenset({ALL_SPACES})
+    profiling: bool = True
+    """False when the participant declined analytics: their analytics events say ``profiling=0``."""
 
     @property
     def is_organiser(self) -> bool:

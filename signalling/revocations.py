@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 import orjson
@@ -40,9 +40,17 @@ def matches(conn: Connection, org_id: str, tickets: Iterable[str], participants:
 class RevocationEnforcer:
     """Owns the listener and the sweep; ``start``/``stop`` them with the runtime."""
 
-    def __init__(self, redis: aioredis.Redis, gateway: Gateway, *, sweep_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        redis: aioredis.Redis,
+        gateway: Gateway,
+        *,
+        sweep_s: float = 30.0,
+        on_erased: Callable[[Mapping[str, str]], None] | None = None,
+    ) -> None:
         self._redis = redis
         self._gateway = gateway
+        self._on_erased = on_erased
         self.sweep_s = sweep_s
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -81,6 +89,10 @@ class RevocationEnforcer:
         )
         if not isinstance(org, str) or not isinstance(tickets, list) or not isinstance(participants, list):
             return 0
+        erased = message.get("erased")
+        if self._on_erased is not None and isinstance(erased, dict):
+            # before the sockets end, so what their departure logs is already anonymous
+            self._on_erased({str(k): str(v) for k, v in erased.items()})
         hit = [c for c in self._gateway.connections.values() if matches(c, org, tickets, participants)]
         return await self.end(hit)
 

@@ -61,7 +61,7 @@ class LogEntry:
 
 
 def _member_fields(member: Member) -> dict[str, Any]:
-    return {
+    fields: dict[str, Any] = {
         "p": member.participant_id,
         "e": member.event_id,
         "n": member.display_name,
@@ -69,6 +69,9 @@ def _member_fields(member: Member) -> dict[str, Any]:
         "t": sorted(member.teams),
         "s": sorted(member.spaces),
     }
+    if not member.profiling:
+        fields["a"] = 0
+    return fields
 
 
 def encode_event(event: VenueEvent, instance: InstanceId) -> dict[str, bytes | str]:
@@ -130,6 +133,7 @@ def decode_entry(entry_id: bytes | str, raw: dict[Any, Any]) -> LogEntry:
             role=Role(m["r"]),
             teams=frozenset(TeamId(t) for t in m["t"]),
             spaces=frozenset(m["s"]),
+            profiling=m.get("a", 1) != 0,
         )
         event = Connect(ConnectionId(_text(fields["c"])), member)
     elif kind == "disconnect":
