@@ -9,13 +9,14 @@ Layout (personal data lives apart from ids, so erasing a person keeps every coun
 - ``vk:user:<id>:pii`` — hash with ``email`` and ``name``
 - ``vk:user:<id>:orgs`` — hash org id -> role, an index for ``GET /me``
 - ``vk:user-email:<sha256(email)>`` — user id (unique e-mail, SET NX)
+- ``vk:orgs`` — set of every organisation id
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import TypedDict
+from typing import Final, TypedDict
 
 import redis.asyncio as aioredis
 
@@ -25,6 +26,9 @@ from control_api.passwords import Passwords
 from control_api.problems import ApiError
 from control_api.roles import Role
 from control_api.store import dumps, get_json, global_key, org_key, text
+
+ORGS_KEY: Final = global_key("orgs")
+"""Set of every organisation id (the retention job's worklist)."""
 
 
 class OrgRecord(TypedDict):
@@ -93,6 +97,7 @@ class AccountStore:
         pipe.hset(org_key(org_id, "members"), owner, Role.OWNER.value)
         await pipe.execute()
         await self._redis.hset(global_key("user", owner, "orgs"), org_id, Role.OWNER.value)
+        await self._redis.sadd(ORGS_KEY, org_id)
         return record
 
     async def org(self, org_id: OrgId) -> OrgRecord | None:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Final
 
 import redis.asyncio as aioredis
@@ -14,7 +15,16 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 from argon2 import PasswordHasher
 
-from control_api import http_accounts, http_attendance, http_tickets, http_tokens, http_venue
+from control_api import (
+    http_accounts,
+    http_attendance,
+    http_billing,
+    http_privacy,
+    http_sso,
+    http_tickets,
+    http_tokens,
+    http_venue,
+)
 from control_api.accounts import AccountStore, OrgRecord
 from control_api.api_keys import ApiKeyStore
 from control_api.clock import now_ms
@@ -22,9 +32,12 @@ from control_api.context import SERVICES, AttendanceSource, Services
 from control_api.ids import OrgId, UserId
 from control_api.keyring import ROTATE_AFTER_S, Keyring
 from control_api.login_limit import Limits, LoginLimiter
+from control_api.oidc import Providers
 from control_api.passwords import Passwords
+from control_api.privacy import PersonalDataHolder, PrivacyService
 from control_api.problems import problem_middleware
 from control_api.sessions import SessionStore
+from control_api.sso import SsoStore
 from control_api.ticketing import PENDING_ORDER_TTL_S, TicketingStore
 from control_api.venue import VenueStore
 
@@ -87,6 +100,8 @@ def create_app(
     pending_order_ttl_s: int = PENDING_ORDER_TTL_S,
     sweep_interval_s: float | None = SWEEP_INTERVAL_S,
     attendance: AttendanceSource | None = None,
+    analytics: http_billing.AnalyticsSource | None = None,
+    personal_data: Sequence[PersonalDataHolder] = (),
 ) -> web.Application:
     """The API as an aiohttp sub-application; routes are relative (``/orgs``, ...).
 
@@ -96,7 +111,10 @@ def create_app(
     a burst waits instead of exhausting the Redis client's connection pool (100 by default).
     Unpaid orders are cancelled ``pending_order_ttl_s`` after creation by a sweeper task that
     the application owns (started and cancelled with it; ``sweep_interval_s=None``: no task).
-    ``attendance`` serves ``GET .../attendance`` (without it that route answers 503).
+    ``attendance`` serves ``GET .../attendance`` (without it that route answers 503);
+    ``analytics`` serves billing and engagement (likewise).
+    ``personal_data``: the other packages' holders of personal data (chat, analytics), reached
+    by the access export and by erasure (docs/privacy.md).
     """
     if len(secret_key) < 32:
         raise ValueError("secret_key must have at least 32 characters")
@@ -117,6 +135,18 @@ def create_app(
         pending_order_ttl_s=pending_order_ttl_s,
         attendance=attendance,
     )
+    base = app[SERVICES]
+    app[SERVICES] = dataclasses.replace(
+        base,
+        privacy=PrivacyService(
+            redis,
+            accounts=base.accounts,
+            ticketing=base.ticketing,
+            venue=base.venue,
+            secret_key=base.secret_key,
+            holders=personal_data,
+        ),
+    )
     if sweep_interval_s is not None:
         app.cleanup_ctx.append(_sweeper(app[SERVICES].ticketing, sweep_interval_s))
     http_accounts.add_routes(app)
@@ -124,6 +154,11 @@ def create_app(
     http_tickets.add_routes(app)
     http_tokens.add_routes(app)
     http_attendance.add_routes(app)
+    if analytics is not None:
+        app[http_billing.ANALYTICS_KEY] = analytics
+    http_billing.add_routes(app)
+    http_privacy.add_routes(app)
+    http_sso.setup(app, http_sso.Sso(SsoStore(redis, secret_key), Providers()))
     return app
 
 

@@ -12,6 +12,7 @@ from control_api.accounts import AccountStore
 from control_api.api_keys import ApiKeyStore
 from control_api.keyring import Keyring
 from control_api.login_limit import LoginLimiter
+from control_api.privacy import PrivacyService
 from control_api.sessions import SessionStore
 from control_api.ticketing import TicketingStore
 from control_api.venue import VenueStore
@@ -32,6 +33,7 @@ class Services:
     open_signup: bool
     pending_order_ttl_s: int
     attendance: AttendanceSource | None = None
+    privacy: PrivacyService | None = None
 
 
 class AttendanceSource(Protocol):
@@ -47,3 +49,9 @@ SERVICES: Final = web.AppKey("control_api_services", Services)
 
 def services(request: web.Request) -> Services:
     return request.app[SERVICES]
+
+
+def privacy(request: web.Request) -> PrivacyService:
+    found = request.app[SERVICES].privacy
+    assert found is not None, "create_app always builds the privacy service"
+    return found

@@ -6,13 +6,13 @@ from aiohttp import web
 
 from control_api import metrics
 from control_api.clock import format_ms, now_ms
-from control_api.context import services
+from control_api.context import Services, services
 from control_api.http_support import identify, json_response, path_id, read_body, require
 from control_api.ids import ApiKeyId, UserId
 from control_api.problems import ApiError
 from control_api.revocation import announce, participant_key
 from control_api.roles import Permission, Role
-from control_api.sessions import CSRF_COOKIE, SESSION_COOKIE
+from control_api.sessions import CSRF_COOKIE, SESSION_COOKIE, BrowserSession
 
 
 async def signup(request: web.Request) -> web.Response:
@@ -58,6 +58,14 @@ async def login(request: web.Request) -> web.Response:
         },
         201,
     )
+    set_session_cookies(response, svc, token, session)
+    return response
+
+
+def set_session_cookies(
+    response: web.StreamResponse, svc: Services, token: str, session: BrowserSession
+) -> None:
+    """The HTTP-only session cookie and the readable CSRF cookie (password login and SSO)."""
     for name, value, http_only in ((SESSION_COOKIE, token, True), (CSRF_COOKIE, session.csrf_token, False)):
         response.set_cookie(
             name,
@@ -68,7 +76,6 @@ async def login(request: web.Request) -> web.Response:
             samesite="Lax",
             max_age=svc.sessions.ttl_s,
         )
-    return response
 
 
 async def logout(request: web.Request) -> web.Response:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from control_api import metrics
 from control_api.clock import format_ms, now_ms
-from control_api.context import services
+from control_api.context import privacy, services
 from control_api.http_support import (
     actor_in,
     identify,
@@ -18,6 +20,7 @@ from control_api.http_support import (
 from control_api.ids import EventId, OrgId, ParticipantId, TicketTypeId
 from control_api.lifecycle import JOINABLE, EventState
 from control_api.openapi import DOCUMENT
+from control_api.privacy import Consent
 from control_api.problems import ApiError
 from control_api.roles import Permission
 from control_api.tokens import ALL_SPACES, issue, make_claims
@@ -68,6 +71,7 @@ async def create_join_token(request: web.Request) -> web.Response:
         _, profile_name = await svc.accounts.profile(actor.user_id)
         name = body.get("display_name") or profile_name[:64] or "Organiser"
         role, spaces, ticket_id, teams = "organiser", [ALL_SPACES], None, []
+    analytics = await _consent(request, org_id, event_id, participant, body.get("consent"))
     key = await svc.keyring.current(now_s)
     claims = make_claims(
         participant_id=participant,
@@ -79,6 +83,7 @@ async def create_join_token(request: web.Request) -> web.Response:
         spaces=spaces,
         ticket_id=ticket_id,
         now_s=now_s,
+        analytics=analytics,
     )
     metrics.TOKENS_ISSUED.labels(role).inc()
     return json_response(
@@ -90,6 +95,21 @@ async def create_join_token(request: web.Request) -> web.Response:
         },
         201,
     )
+
+
+async def _consent(
+    request: web.Request, org_id: OrgId, event_id: EventId, participant: str, given: dict[str, Any] | None
+) -> bool:
+    """Record the consent sent with this exchange; whether analytics may profile the participant
+    (their latest answer; True when they were never asked, see docs/privacy.md)."""
+    store = privacy(request)
+    if given is None:
+        return await store.analytics_allowed(org_id, participant)
+    if not given["terms"]:
+        raise ApiError(422, "terms_not_accepted", "the terms must be accepted to join the event")
+    consent = Consent(given["version"], True, given["recording"], given["analytics"], now_ms())
+    await store.record_consent(org_id, event_id, participant, consent)
+    return consent.analytics
 
 
 def _require_joinable(event: EventRecord, *, organiser: bool) -> None:

@@ -105,6 +105,23 @@ async def list_spaces(request: web.Request) -> web.Response:
     return json_response({"items": await services(request).venue.spaces(org_id, EventId(event["id"]))})
 
 
+async def patch_space(request: web.Request) -> web.Response:
+    actor = await require(request, Permission.EVENTS_WRITE)
+    event = await _editable_event(request, actor)
+    body = await read_body(request, "SpacePatch")
+    space_id = SpaceId(path_id(request, "space_id"))
+    record = await services(request).venue.update_space(actor.org_id, EventId(event["id"]), space_id, body)
+    return json_response(record)
+
+
+async def delete_space(request: web.Request) -> web.Response:
+    actor = await require(request, Permission.EVENTS_WRITE)
+    event = await _editable_event(request, actor)
+    space_id = SpaceId(path_id(request, "space_id"))
+    await services(request).venue.delete_space(actor.org_id, EventId(event["id"]), space_id)
+    return web.Response(status=204)
+
+
 async def create_agenda_item(request: web.Request) -> web.Response:
     actor = await require(request, Permission.EVENTS_WRITE)
     event = await _editable_event(request, actor)
@@ -199,6 +216,40 @@ async def leave_team(request: web.Request) -> web.Response:
     return json_response(await venue.team(org_id, event_id, team_id))
 
 
+async def patch_team(request: web.Request) -> web.Response:
+    """Organisers change anything; the captain (a ticket holder) renames or hands over."""
+    org_id, event, holder, _ = await _event_caller(request, Permission.TEAMS_MANAGE)
+    team_id = TeamId(path_id(request, "team_id"))
+    body = await read_body(request, "TeamPatch")
+    venue = services(request).venue
+    event_id = EventId(event["id"])
+    if holder is not None:
+        team = await venue.team(org_id, event_id, team_id)
+        if team["captain"] != holder["participant_id"]:
+            raise ApiError(403, "forbidden", "only the captain or an organiser changes a team")
+        if "size_max" in body:
+            raise ApiError(403, "forbidden", "only an organiser changes the size limit")
+        _require_running(event)
+    await venue.update_team(
+        org_id,
+        event_id,
+        team_id,
+        name=body.get("name"),
+        captain=ParticipantId(body["captain"]) if "captain" in body else None,
+        size_max=body.get("size_max"),
+    )
+    return json_response(await venue.team(org_id, event_id, team_id))
+
+
+async def delete_team(request: web.Request) -> web.Response:
+    actor = await require(request, Permission.TEAMS_MANAGE)
+    event_id = EventId(path_id(request, "event_id"))
+    venue = services(request).venue
+    await venue.event(actor.org_id, event_id)
+    await venue.delete_team(actor.org_id, event_id, TeamId(path_id(request, "team_id")))
+    return web.Response(status=204)
+
+
 def add_routes(app: web.Application) -> None:
     evt = "/orgs/{org_id}/events/{event_id}"
     app.router.add_get("/orgs/{org_id}/events", list_events)
@@ -209,9 +260,13 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(f"{evt}/{action.value}", _transition(action))
     app.router.add_get(evt + "/spaces", list_spaces)
     app.router.add_post(evt + "/spaces", create_space)
+    app.router.add_patch(evt + "/spaces/{space_id}", patch_space)
+    app.router.add_delete(evt + "/spaces/{space_id}", delete_space)
     app.router.add_get(evt + "/agenda", list_agenda)
     app.router.add_post(evt + "/agenda", create_agenda_item)
     app.router.add_get(evt + "/teams", list_teams)
     app.router.add_post(evt + "/teams", create_team)
+    app.router.add_patch(evt + "/teams/{team_id}", patch_team)
+    app.router.add_delete(evt + "/teams/{team_id}", delete_team)
     app.router.add_post(evt + "/teams/{team_id}/members", join_team)
     app.router.add_delete(evt + "/teams/{team_id}/members/{participant_id}", leave_team)

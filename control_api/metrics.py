@@ -17,3 +17,6 @@ LOGINS_FAILED: Final = Counter(
     "venuekit_api_logins_failed_total", "Failed or rate-limited logins", ["reason"]
 )
 TOKENS_ISSUED: Final = Counter("venuekit_api_tokens_issued_total", "Join tokens issued, by role", ["role"])
+SSO_LOGINS: Final = Counter(
+    "venuekit_api_sso_logins_total", "Single sign-on callbacks, by outcome (ok or problem code)", ["outcome"]
+)

@@ -22,6 +22,7 @@ _TIME: Final[Schema] = {"type": "string", "format": "date-time", "maxLength": 40
 _EMAIL: Final[Schema] = {"type": "string", "format": "email", "maxLength": 254}
 _ROLE: Final[Schema] = {"type": "string", "enum": ["owner", "organiser", "staff", "attendee"]}
 _MINOR: Final[Schema] = {"type": "integer", "minimum": 0, "maximum": 100_000_000}
+_LABEL: Final = "[A-Za-z0-9]([A-Za-z0-9-]{0,62}[A-Za-z0-9])?"
 
 
 def _obj(required: list[str], optional: dict[str, Schema] | None = None, **props: Schema) -> Schema:
@@ -39,6 +40,74 @@ def _ref(name: str) -> Schema:
 def _list_of(name: str) -> Schema:
     return _obj(["items"], items={"type": "array", "items": _ref(name)})
 
+
+_DAYS: Final[Schema] = {"type": "integer", "minimum": 1, "maximum": 3650}
+_ITEMS: Final[Schema] = {"type": "array", "items": {"type": "object"}}
+_PRIVACY_SCHEMAS: Final[dict[str, Schema]] = {
+    "PrivacySubject": _obj(["email"], email=_EMAIL),
+    "ErasureConfirmation": _obj(["confirm"], confirm={"const": True}),
+    "PersonalDataOrg": {
+        "type": "object",
+        "required": ["org_id", "membership", "orders", "tickets", "participants", "consents"],
+        "properties": {
+            "org_id": _ID,
+            "membership": {"type": ["string", "null"]},
+            "orders": _ITEMS,
+            "tickets": _ITEMS,
+            "participants": _ITEMS,
+            "consents": _ITEMS,
+        },
+        "additionalProperties": _ITEMS,
+        "description": "one organisation's data; chat_messages and attendance come from the chat "
+        "and analytics packages",
+    },
+    "PersonalData": _obj(
+        ["generated_at", "profile", "organisations"],
+        generated_at=_TIME,
+        profile={"type": ["object", "null"]},
+        organisations={"type": "array", "items": _ref("PersonalDataOrg")},
+    ),
+    "ErasureResult": _obj(
+        [
+            "erased_at",
+            "subject",
+            "orders_anonymised",
+            "tickets_revoked",
+            "participants_erased",
+            "records_changed",
+        ],
+        erased_at=_TIME,
+        subject={"type": "string"},
+        orders_anonymised={"type": "integer", "minimum": 0},
+        tickets_revoked={"type": "integer", "minimum": 0},
+        participants_erased={"type": "integer", "minimum": 0},
+        records_changed={"type": "integer", "minimum": 0},
+    ),
+    "PrivacySettings": _obj(
+        ["chat_days", "analytics_days", "recordings_days"],
+        chat_days=_DAYS,
+        analytics_days=_DAYS,
+        recordings_days=_DAYS,
+    ),
+    "PrivacySettingsPatch": {
+        **_obj([], {"chat_days": _DAYS, "analytics_days": _DAYS, "recordings_days": _DAYS}),
+        "minProperties": 1,
+    },
+    "AuditEntry": _obj(
+        ["id", "at", "action", "actor", "subject", "detail"],
+        id={"type": "string"},
+        at=_TIME,
+        action={"type": "string", "enum": ["export", "erase", "settings"]},
+        actor=_obj(
+            ["kind", "id"],
+            kind={"type": "string", "enum": ["member", "api_key", "subject"]},
+            id={"type": ["string", "null"]},
+        ),
+        subject={"type": "string"},
+        detail={"type": "object"},
+    ),
+    "AuditList": _list_of("AuditEntry"),
+}
 
 SCHEMAS: Final[dict[str, Schema]] = {
     "Problem": {
@@ -186,6 +255,26 @@ SCHEMAS: Final[dict[str, Schema]] = {
         team_id={"type": ["string", "null"]},
     ),
     "SpaceList": _list_of("Space"),
+    "SpacePatch": {
+        "type": "object",
+        "minProperties": 1,
+        "properties": {
+            "name": _NAME,
+            "kind": {"type": "string", "enum": ["stage", "room"]},
+            "capacity": {"type": "integer", "minimum": 1, "maximum": 100_000},
+        },
+        "additionalProperties": False,
+    },
+    "TeamPatch": {
+        "type": "object",
+        "minProperties": 1,
+        "properties": {
+            "name": {"type": "string", "minLength": 1, "maxLength": 80},
+            "captain": {**_ID, "description": "participant id of a member"},
+            "size_max": {"type": "integer", "minimum": 1, "maximum": 100},
+        },
+        "additionalProperties": False,
+    },
     "AgendaItemCreate": _obj(
         ["title", "space_id", "starts_at", "ends_at"],
         title=_NAME,
@@ -314,6 +403,144 @@ SCHEMAS: Final[dict[str, Schema]] = {
             ),
         },
     ),
+    "Freshness": _obj(
+        ["last_event_ms", "folded_ms", "lag_entries", "lag_seconds"],
+        last_event_ms={"type": ["integer", "null"]},
+        folded_ms={"type": ["integer", "null"]},
+        lag_entries={"type": "integer", "minimum": 0},
+        lag_seconds={"type": "number", "minimum": 0},
+    ),
+    "BilledSession": _obj(
+        ["start_ms", "end_ms", "minutes", "opened_by", "closed_by"],
+        start_ms={"type": "integer"},
+        end_ms={"type": "integer"},
+        minutes={"type": "number", "minimum": 0},
+        opened_by={"type": "string"},
+        closed_by={"type": ["string", "null"]},
+    ),
+    "EventBilling": _obj(
+        [
+            "event_id",
+            "from",
+            "to",
+            "unique_participants",
+            "participant_minutes",
+            "sessions",
+            "participants",
+            "freshness",
+        ],
+        event_id={"type": "string"},
+        to=_TIME,
+        unique_participants={"type": "integer", "minimum": 0},
+        participant_minutes={"type": "number", "minimum": 0},
+        sessions={"type": "integer", "minimum": 0},
+        participants={
+            "type": "array",
+            "items": _obj(
+                ["participant_id", "minutes", "sessions"],
+                participant_id={"type": "string"},
+                minutes={"type": "number", "minimum": 0},
+                sessions={"type": "array", "items": _ref("BilledSession")},
+            ),
+        },
+        freshness=_ref("Freshness"),
+        **{"from": _TIME},
+    ),
+    "OrgBilling": _obj(
+        ["org_id", "from", "to", "lines", "unique_participants", "participant_minutes", "freshness"],
+        org_id=_ID,
+        to=_TIME,
+        lines={
+            "type": "array",
+            "items": _obj(
+                ["event_id", "title", "unique_participants", "participant_minutes", "sessions"],
+                event_id={"type": "string"},
+                title={"type": "string"},
+                unique_participants={"type": "integer", "minimum": 0},
+                participant_minutes={"type": "number", "minimum": 0},
+                sessions={"type": "integer", "minimum": 0},
+            ),
+        },
+        unique_participants={"type": "integer", "minimum": 0},
+        participant_minutes={"type": "number", "minimum": 0},
+        freshness=_ref("Freshness"),
+        **{"from": _TIME},
+    ),
+    "EngagementFigures": _obj(
+        ["chat_messages", "reactions", "hands_raised", "speaking_minutes", "stage_minutes"],
+        chat_messages={"type": "integer", "minimum": 0},
+        reactions={"type": "integer", "minimum": 0},
+        hands_raised={"type": "integer", "minimum": 0},
+        speaking_minutes={"type": "number", "minimum": 0},
+        stage_minutes={"type": "number", "minimum": 0},
+    ),
+    "Engagement": _obj(
+        [
+            "event_id",
+            "unique_participants",
+            "participants_online",
+            "sessions",
+            "participant_minutes",
+            "participants_profiled",
+            "participants_not_profiled",
+            "engagement",
+            "spaces",
+            "event_wide_engagement",
+            "participants",
+            "concurrency",
+            "freshness",
+        ],
+        event_id={"type": "string"},
+        unique_participants={"type": "integer", "minimum": 0},
+        participants_online={"type": "integer", "minimum": 0},
+        sessions={"type": "integer", "minimum": 0},
+        participant_minutes={"type": "number", "minimum": 0},
+        participants_profiled={"type": "integer", "minimum": 0},
+        participants_not_profiled={"type": "integer", "minimum": 0},
+        engagement=_ref("EngagementFigures"),
+        spaces={
+            "type": "array",
+            "items": _obj(
+                ["space_id", "unique_participants", "participants_present", "minutes", "engagement"],
+                space_id={"type": "string"},
+                unique_participants={"type": "integer", "minimum": 0},
+                participants_present={"type": "integer", "minimum": 0},
+                minutes={"type": "number", "minimum": 0},
+                engagement=_ref("EngagementFigures"),
+            ),
+        },
+        event_wide_engagement=_ref("EngagementFigures"),
+        participants={
+            "type": "array",
+            "items": _obj(
+                [
+                    "participant_id",
+                    "online_minutes",
+                    "chat_messages",
+                    "reactions",
+                    "hands_raised",
+                    "speaking_minutes",
+                    "stage_minutes",
+                ],
+                participant_id={"type": "string"},
+                online_minutes={"type": "number", "minimum": 0},
+                chat_messages={"type": "integer", "minimum": 0},
+                reactions={"type": "integer", "minimum": 0},
+                hands_raised={"type": "integer", "minimum": 0},
+                speaking_minutes={"type": "number", "minimum": 0},
+                stage_minutes={"type": "number", "minimum": 0},
+            ),
+        },
+        concurrency={
+            "type": "array",
+            "items": _obj(
+                ["at_ms", "participants"],
+                at_ms={"type": "integer"},
+                participants={"type": "integer", "minimum": 0},
+            ),
+        },
+        freshness=_ref("Freshness"),
+    ),
     "Order": _obj(
         [
             "id",
@@ -361,7 +588,17 @@ SCHEMAS: Final[dict[str, Schema]] = {
     "CheckInCreate": _obj(["ticket_code"], ticket_code={"type": "string", "minLength": 1, "maxLength": 200}),
     "CheckIn": _obj(["ticket_id", "checked_in_at"], ticket_id=_ID, checked_in_at=_TIME),
     "CheckInList": _list_of("CheckIn"),
-    "JoinTokenRequest": _obj([], {"display_name": {"type": "string", "minLength": 1, "maxLength": 64}}),
+    "JoinTokenRequest": _obj(
+        [], {"display_name": {"type": "string", "minLength": 1, "maxLength": 64}, "consent": _ref("Consent")}
+    ),
+    "Consent": _obj(
+        ["version", "terms", "recording", "analytics"],
+        version={"type": "string", "minLength": 1, "maxLength": 32},
+        terms={"type": "boolean"},
+        recording={"type": "boolean"},
+        analytics={"type": "boolean"},
+    ),
+    **_PRIVACY_SCHEMAS,
     "JoinToken": _obj(
         ["token", "kid", "expires_at", "participant_id"],
         token={"type": "string"},
@@ -369,6 +606,74 @@ SCHEMAS: Final[dict[str, Schema]] = {
         expires_at=_TIME,
         participant_id=_ID,
     ),
+    "SsoConfigPut": _obj(
+        ["issuer", "client_id", "allowed_domains"],
+        {
+            "client_secret": {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": 512,
+                "description": "write-only; required the first time, kept when omitted later",
+            },
+            "role_claim": {"type": "string", "maxLength": 100, "description": "e.g. `groups`"},
+            "role_map": {
+                "type": "object",
+                "maxProperties": 50,
+                "additionalProperties": {"type": "string", "enum": ["organiser", "staff", "attendee"]},
+                "description": "claim value -> role; the highest mapped role wins",
+            },
+            "default_role": {"type": "string", "enum": ["organiser", "staff", "attendee"]},
+            "grant_tickets": {"type": "array", "maxItems": 20, "items": _ref("SsoTicketGrant")},
+            "timeout_s": {"type": "number", "minimum": 1, "maximum": 30},
+        },
+        issuer={"type": "string", "minLength": 8, "maxLength": 300, "description": "https URL"},
+        client_id={"type": "string", "minLength": 1, "maxLength": 300},
+        allowed_domains={
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 50,
+            "items": {
+                "type": "string",
+                "maxLength": 253,
+                "pattern": "^" + _LABEL + "(\\." + _LABEL + ")+$",
+            },
+        },
+    ),
+    "SsoTicketGrant": _obj(["event_id", "ticket_type_id"], event_id=_ID, ticket_type_id=_ID),
+    "SsoConfig": _obj(
+        [
+            "issuer",
+            "client_id",
+            "allowed_domains",
+            "role_claim",
+            "role_map",
+            "default_role",
+            "grant_tickets",
+            "timeout_s",
+            "updated_at",
+            "client_secret_set",
+            "login_path",
+        ],
+        issuer={"type": "string"},
+        client_id={"type": "string"},
+        allowed_domains={"type": "array", "items": {"type": "string"}},
+        role_claim={"type": "string"},
+        role_map={"type": "object", "additionalProperties": {"type": "string"}},
+        default_role={"type": "string", "enum": ["organiser", "staff", "attendee"]},
+        grant_tickets={"type": "array", "items": _ref("SsoTicketGrant")},
+        timeout_s={"type": "number"},
+        updated_at=_TIME,
+        client_secret_set={"type": "boolean"},
+        login_path={"type": "string"},
+    ),
+    "GrantedTicket": _obj(
+        ["id", "event_id", "ticket_type_id", "code"],
+        id=_ID,
+        event_id=_ID,
+        ticket_type_id=_ID,
+        code={"type": "string"},
+    ),
+    "GrantedTicketList": _list_of("GrantedTicket"),
     "Jwks": _obj(
         ["keys"],
         keys={
@@ -438,6 +743,15 @@ def _op(
     return op
 
 
+def _with_query(op: Schema, **params: tuple[str, Schema]) -> Schema:
+    """``op`` with optional query parameters (name -> (description, schema))."""
+    query = [
+        {"name": name, "in": "query", "required": False, "description": text, "schema": schema}
+        for name, (text, schema) in params.items()
+    ]
+    return {**op, "parameters": [*op.get("parameters", []), *query]}
+
+
 _ORG = "/orgs/{org_id}"
 _EVT = _ORG + "/events/{event_id}"
 
@@ -497,6 +811,16 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
         "get": _op("Spaces of the event (members; ticket holders)", 200, "SpaceList", auth="ticket"),
         "post": _op("Create a stage or room", 201, "Space", body="SpaceCreate"),
     },
+    _EVT + "/spaces/{space_id}": {
+        "patch": _op(
+            "Rename, resize, or turn a stage into a room and back (a team room keeps its kind; "
+            "a stage with agenda sessions stays a stage)",
+            200,
+            "Space",
+            body="SpacePatch",
+        ),
+        "delete": _op("Delete a stage or room without agenda sessions (not a team room)", 204, None),
+    },
     _EVT + "/agenda": {
         "get": _op(
             "Agenda of the event, by start time (members; ticket holders)",
@@ -515,6 +839,17 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
             body="TeamCreate",
             auth="ticket",
         ),
+    },
+    _EVT + "/teams/{team_id}": {
+        "patch": _op(
+            "Rename a team (and its room) or hand the captaincy to a member (captain or organiser); "
+            "change its size limit (organiser; never below its members)",
+            200,
+            "Team",
+            body="TeamPatch",
+            auth="ticket",
+        ),
+        "delete": _op("Delete a team, its memberships and its team room (organiser)", 204, None),
     },
     _EVT + "/teams/{team_id}/members": {
         "post": _op(
@@ -538,6 +873,31 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
             "re-derived from the event's analytics log; ?format=csv gives one row per participant",
             200,
             "Attendance",
+        ),
+    },
+    _EVT + "/billing": {
+        "get": _op(
+            "Billing detail of the event for ?from=&to= (RFC 3339; default: all until now): unique "
+            "participants, participant-minutes, and each participant's sessions with the analytics "
+            "events that opened and closed them; ?format=csv gives one row per session",
+            200,
+            "EventBilling",
+        ),
+    },
+    _EVT + "/engagement": {
+        "get": _op(
+            "Live attendance and engagement (chat, reactions, hands, speaking and stage time) per "
+            "event, space and participant, concurrency over time, and how fresh the figures are",
+            200,
+            "Engagement",
+        ),
+    },
+    _ORG + "/billing": {
+        "get": _op(
+            "Billing of the organisation for ?from=&to= (RFC 3339): one line per event with unique "
+            "participants and participant-minutes; ?format=csv gives the lines as CSV",
+            200,
+            "OrgBilling",
         ),
     },
     _EVT + "/orders": {
@@ -570,6 +930,76 @@ PATHS: Final[dict[str, dict[str, Schema]]] = {
     _EVT + "/check-ins": {
         "get": _op("Check-ins of the event, in check-in order", 200, "CheckInList"),
         "post": _op("Check a ticket in (once)", 201, "CheckIn", body="CheckInCreate"),
+    },
+    _ORG + "/sso": {
+        "get": _op("Single sign-on configuration (owner; never the client secret)", 200, "SsoConfig"),
+        "put": _op("Configure OpenID Connect single sign-on (owner)", 200, "SsoConfig", body="SsoConfigPut"),
+        "delete": _op("Remove single sign-on (owner)", 204, None),
+    },
+    _ORG + "/sso/login": {
+        "get": _with_query(
+            _op(
+                "Start a single sign-on login: 302 to the provider (authorization code + PKCE)",
+                302,
+                None,
+                auth="public",
+            ),
+            next=(
+                "a path of this site to continue at after signing in",
+                {"type": "string", "maxLength": 512},
+            ),
+        ),
+    },
+    _ORG + "/sso/tickets": {
+        "get": _op("Tickets single sign-on granted to the signed-in user", 200, "GrantedTicketList"),
+    },
+    "/sso/callback": {
+        "get": _with_query(
+            _op(
+                "The provider's redirect: verifies the ID token, signs in (session and CSRF cookies) "
+                "and redirects (302) to the web client",
+                302,
+                None,
+                auth="public",
+            ),
+            code=("the authorization code", {"type": "string", "maxLength": 2048}),
+            state=("the state of the login started", {"type": "string", "maxLength": 512}),
+            error=("the provider's refusal (OAuth 2.0 error code)", {"type": "string", "maxLength": 512}),
+        ),
+    },
+    "/me/data": {
+        "get": _op(
+            "Everything held about the signed-in person (access export)", 200, "PersonalData", auth="session"
+        )
+    },
+    "/me/erasure": {
+        "post": _op(
+            "Erase the signed-in person's data everywhere and delete the account",
+            200,
+            "ErasureResult",
+            body="ErasureConfirmation",
+            auth="session",
+        )
+    },
+    _ORG + "/privacy/exports": {
+        "post": _op(
+            "Export a person's data in this organisation (owner)", 200, "PersonalData", body="PrivacySubject"
+        )
+    },
+    _ORG + "/privacy/erasures": {
+        "post": _op(
+            "Erase a person's data in this organisation; financial records are kept anonymised (owner)",
+            200,
+            "ErasureResult",
+            body="PrivacySubject",
+        )
+    },
+    _ORG + "/privacy/settings": {
+        "get": _op("Retention periods of chat, analytics and recordings (owner)", 200, "PrivacySettings"),
+        "put": _op("Change retention periods (owner)", 200, "PrivacySettings", body="PrivacySettingsPatch"),
+    },
+    _ORG + "/privacy/audit": {
+        "get": _op("Who exported or erased whose data, newest first; ?limit=1..500 (owner)", 200, "AuditList")
     },
     _EVT + "/join-tokens": {
         "post": _op(

@@ -25,12 +25,13 @@ class Permission(StrEnum):
     CHECK_IN = "check_in"
     JOIN_AS_ORGANISER = "join.organiser"
     TEAMS_MANAGE = "teams.manage"
+    PRIVACY_MANAGE = "privacy.manage"
 
 
 _STAFF: Final = frozenset(
     {Permission.ORG_READ, Permission.EVENTS_READ, Permission.ORDERS_READ, Permission.CHECK_IN}
 )
-_ORGANISER: Final = frozenset(Permission) - {Permission.MEMBERS_MANAGE}
+_ORGANISER: Final = frozenset(Permission) - {Permission.MEMBERS_MANAGE, Permission.PRIVACY_MANAGE}
 
 GRANTS: Final[dict[Role, frozenset[Permission]]] = {
     Role.OWNER: frozenset(Permission),

@@ -3,7 +3,7 @@
 The OpenAPI document (:mod:`control_api.openapi`) is the single source of the API's shapes;
 handlers validate bodies against its component schemas with :func:`validate`, and the tests
 validate responses with the same function. Supported keywords: ``type`` (one or a list),
-``properties``, ``required``, ``additionalProperties`` (bool or schema), ``minLength``,
+``properties``, ``required``, ``additionalProperties`` (bool or schema), ``maxProperties``, ``minLength``,
 ``maxLength``, ``pattern``, ``format`` (``date-time``, ``email``), ``minimum``, ``maximum``,
 ``enum``, ``const``, ``items``, ``minProperties``, ``minItems``, ``maxItems``, ``uniqueItems``,
 ``$ref`` (local).
@@ -124,6 +124,9 @@ class _Validator:
         properties: Mapping[str, Any] = schema.get("properties", {})
         if "minProperties" in schema and len(value) < schema["minProperties"]:
             self.fail(path, f"must have at least {schema['minProperties']} fields")
+        if "maxProperties" in schema and len(value) > schema["maxProperties"]:
+            self.fail(path, f"must have at most {schema['maxProperties']} fields")
+            return
         for name in schema.get("required", ()):
             if name not in value:
                 self.fail(f"{path}/{name}", "is required")

@@ -31,6 +31,11 @@ def event_capacity_key(org_id: OrgId, event_id: str) -> str:
     return org_key(org_id, "event", event_id, "capacity")
 
 
+def event_key(org_id: OrgId, event_id: str) -> str:
+    """The event record (JSON) that the venue store owns; the order path reads it too."""
+    return org_key(org_id, "event", event_id)
+
+
 def global_key(*parts: str) -> str:
     """``vk:part:part``: a key that belongs to no tenant (users, sessions, signing keys)."""
     return f"{PREFIX}:" + ":".join(parts)

@@ -57,6 +57,8 @@ class JoinClaims:
     not_before_s: int
     expires_at_s: int
     token_id: str
+    analytics: bool = True
+    """False when the participant declined analytics: counted for billing, never profiled."""
 
     def may_enter(self, space_id: str, space_team_id: str | None = None) -> bool:
         """Whether the token lets its holder into ``space_id`` (a team room needs the team)."""
@@ -80,6 +82,7 @@ class JoinClaims:
             "nbf": self.not_before_s,
             "exp": self.expires_at_s,
             "jti": self.token_id,
+            "anl": self.analytics,
         }
 
 
@@ -132,6 +135,7 @@ def make_claims(
     ticket_id: str | None,
     now_s: int,
     lifetime_s: int = DEFAULT_LIFETIME_S,
+    analytics: bool = True,
 ) -> JoinClaims:
     """Claims for a token issued at ``now_s``; refuses what the token format forbids."""
     if not 0 < lifetime_s <= MAX_LIFETIME_S:
@@ -153,6 +157,7 @@ def make_claims(
         not_before_s=now_s,
         expires_at_s=now_s + lifetime_s,
         token_id=secrets.token_urlsafe(16),
+        analytics=analytics,
     )
 
 
@@ -248,6 +253,9 @@ def _claims(payload: Mapping[str, Any]) -> JoinClaims:
     ticket = payload.get("tkt")
     if ticket is not None and not isinstance(ticket, str):
         raise TokenError("token_invalid", "claim 'tkt' must be a string or null")
+    analytics = payload.get("anl", True)
+    if not isinstance(analytics, bool):
+        raise TokenError("token_invalid", "claim 'anl' must be a boolean")
     name = _str(payload, "name")
     if len(name) > 64:
         raise TokenError("token_invalid", "claim 'name' is longer than 64 characters")
@@ -264,4 +272,5 @@ def _claims(payload: Mapping[str, Any]) -> JoinClaims:
         not_before_s=_int(payload, "nbf"),
         expires_at_s=_int(payload, "exp"),
         token_id=_str(payload, "jti"),
+        analytics=analytics,
     )

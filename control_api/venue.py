@@ -125,12 +125,66 @@ end
 return 'ok'
 """
 
+_UPDATE_SPACE: Final = """
+-- KEYS: spaces hash, agenda hash
+-- ARGV: space id, the space json as read, the new json, '1' when it stops being a stage
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 'retry' end
+if ARGV[4] == '1' then
+  for _, raw in ipairs(redis.call('HVALS', KEYS[2])) do
+    if cjson.decode(raw)['space_id'] == ARGV[1] then return 'has_agenda' end
+  end
+end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 'ok'
+"""
+
+_DELETE_SPACE: Final = """
+-- KEYS: spaces hash, agenda hash; ARGV: space id
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+if not raw then return 'not_found' end
+if cjson.decode(raw)['kind'] == 'team_room' then return 'team_room' end
+for _, item in ipairs(redis.call('HVALS', KEYS[2])) do
+  if cjson.decode(item)['space_id'] == ARGV[1] then return 'has_agenda' end
+end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 'ok'
+"""
+
+_UPDATE_TEAM: Final = """
+-- KEYS: teams hash, members zset, captain, team-of hash, spaces hash
+-- ARGV: team id, team json as read, new team json, space id, space json as read, new space json,
+--       new captain ('' keeps it), new size max
+if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then return 'retry' end
+if redis.call('HGET', KEYS[5], ARGV[4]) ~= ARGV[5] then return 'retry' end
+if ARGV[7] ~= '' and not redis.call('ZSCORE', KEYS[2], ARGV[7]) then return 'not_in_team' end
+if redis.call('ZCARD', KEYS[2]) > tonumber(ARGV[8]) then return 'below_members' end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[5], ARGV[4], ARGV[6])
+if ARGV[7] ~= '' then redis.call('SET', KEYS[3], ARGV[7]) end
+return 'ok'
+"""
+
+_DELETE_TEAM: Final = """
+-- KEYS: teams hash, members zset, captain, team-of hash, spaces hash; ARGV: team id, space id
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 'not_found' end
+for _, pid in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if redis.call('HGET', KEYS[4], pid) == ARGV[1] then redis.call('HDEL', KEYS[4], pid) end
+end
+redis.call('DEL', KEYS[2], KEYS[3])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[5], ARGV[2])
+return 'ok'
+"""
+
 _TEAM_REFUSALS: Final = {
     "not_found": (404, "not_found"),
     "already_in_team": (409, "already_in_team"),
     "team_full": (409, "team_full"),
     "not_in_team": (409, "not_in_team"),
     "captain_cannot_leave": (409, "captain_cannot_leave"),
+    "has_agenda": (409, "space_has_agenda"),
+    "team_room": (409, "space_is_team_room"),
+    "below_members": (409, "team_full"),
 }
 
 
@@ -148,6 +202,10 @@ class VenueStore:
         self._create_team = redis.register_script(_CREATE_TEAM)
         self._join_team = redis.register_script(_JOIN_TEAM)
         self._leave_team = redis.register_script(_LEAVE_TEAM)
+        self._update_space = redis.register_script(_UPDATE_SPACE)
+        self._delete_space = redis.register_script(_DELETE_SPACE)
+        self._update_team = redis.register_script(_UPDATE_TEAM)
+        self._delete_team = redis.register_script(_DELETE_TEAM)
 
     # events
 
@@ -232,6 +290,36 @@ class VenueStore:
         raw = await self._redis.hget(org_key(org_id, "event", event_id, "spaces"), space_id)
         return None if raw is None else loads(raw)
 
+    async def update_space(
+        self, org_id: OrgId, event_id: EventId, space_id: SpaceId, changes: dict[str, Any]
+    ) -> SpaceRecord:
+        """Rename, resize or re-kind (stage <-> room) a space; a team room keeps its kind, and a
+        stage with agenda sessions stays a stage (``space_has_agenda``)."""
+        key = org_key(org_id, "event", event_id, "spaces")
+        for _ in range(CAS_ATTEMPTS):
+            raw = await self._redis.hget(key, space_id)
+            if raw is None:
+                raise ApiError(404, "not_found", "no such space")
+            record: SpaceRecord = loads(raw)
+            if "kind" in changes and changes["kind"] != record["kind"] and record["kind"] == "team_room":
+                raise ApiError(409, "space_is_team_room", "a team room's kind cannot change")
+            updated: SpaceRecord = {**record, **changes}  # type: ignore[typeddict-item]
+            leaves_stage = record["kind"] == "stage" and updated["kind"] != "stage"
+            result = text(
+                await self._update_space(
+                    keys=[key, org_key(org_id, "event", event_id, "agenda")],
+                    args=[space_id, raw, dumps(updated), "1" if leaves_stage else "0"],
+                )
+            )
+            if result != "retry":
+                _refuse(result)
+                return updated
+        raise ApiError(409, "conflict", "the space changed too often while updating it; try again")
+
+    async def delete_space(self, org_id: OrgId, event_id: EventId, space_id: SpaceId) -> None:
+        keys = [org_key(org_id, "event", event_id, "spaces"), org_key(org_id, "event", event_id, "agenda")]
+        _refuse(await self._delete_space(keys=keys, args=[space_id]))
+
     async def add_agenda_item(self, org_id: OrgId, event_id: EventId, fields: dict[str, Any]) -> AgendaRecord:
         record: AgendaRecord = {
             "id": new_id("ses"),
@@ -303,6 +391,59 @@ class VenueStore:
     ) -> None:
         keys = self._team_keys(org_id, event_id, team_id)
         _refuse(await self._leave_team(keys=keys, args=[team_id, participant, "1" if force else "0"]))
+
+    async def update_team(
+        self,
+        org_id: OrgId,
+        event_id: EventId,
+        team_id: TeamId,
+        *,
+        name: str | None = None,
+        captain: ParticipantId | None = None,
+        size_max: int | None = None,
+    ) -> None:
+        """Rename (the team room too), hand the captaincy to a member, or change the size limit
+        (never below the members it has: ``team_full``) in one atomic step."""
+        teams_key = org_key(org_id, "event", event_id, "teams")
+        spaces_key = org_key(org_id, "event", event_id, "spaces")
+        for _ in range(CAS_ATTEMPTS):
+            raw = await self._redis.hget(teams_key, team_id)
+            if raw is None:
+                raise ApiError(404, "not_found", "no such team")
+            team: TeamRecord = loads(raw)
+            raw_space = await self._redis.hget(spaces_key, team["space_id"])
+            if raw_space is None:
+                raise ApiError(409, "conflict", "the team has no team room")
+            space: SpaceRecord = loads(raw_space)
+            team = {**team, "name": name or team["name"], "size_max": size_max or team["size_max"]}
+            space = {**space, "name": team["name"]}
+            keys = [*self._team_keys(org_id, event_id, team_id), spaces_key]
+            args: list[str | bytes | int] = [
+                team_id,
+                raw,
+                dumps(team),
+                team["space_id"],
+                raw_space,
+                dumps(space),
+                captain or "",
+                team["size_max"],
+            ]
+            result = text(await self._update_team(keys=keys, args=args))
+            if result != "retry":
+                _refuse(result)
+                return
+        raise ApiError(409, "conflict", "the team changed too often while updating it; try again")
+
+    async def delete_team(self, org_id: OrgId, event_id: EventId, team_id: TeamId) -> list[ParticipantId]:
+        """Remove a team, its memberships and its team room; returns the members it had."""
+        raw = await self._redis.hget(org_key(org_id, "event", event_id, "teams"), team_id)
+        if raw is None:
+            raise ApiError(404, "not_found", "no such team")
+        team: TeamRecord = loads(raw)
+        members = await self._redis.zrange(org_key(org_id, "team", team_id, "members"), 0, -1)
+        keys = [*self._team_keys(org_id, event_id, team_id), org_key(org_id, "event", event_id, "spaces")]
+        _refuse(await self._delete_team(keys=keys, args=[team_id, team["space_id"]]))
+        return [ParticipantId(text(m) or "") for m in members]
 
     async def _team_size_max(self, org_id: OrgId, event_id: EventId, team_id: TeamId) -> int:
         raw = await self._redis.hget(org_key(org_id, "event", event_id, "teams"), team_id)

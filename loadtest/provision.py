@@ -57,6 +57,8 @@ class Provisioned:
     teams: dict[str, str] = field(default_factory=dict)
     """team name -> id"""
     owner_email: str = ""
+    ticket_type_id: str = ""
+    """the free ticket type (with ``attendees`` or ``on_sale``)"""
     password: str = PASSWORD
 
     @property
@@ -79,12 +81,14 @@ async def provision(
     concurrency: int = 32,
     teams: dict[str, list[int]] | None = None,
     names: list[str] | None = None,
+    on_sale: int = 0,
 ) -> Provisioned:
     """An org whose owner is ``organisers[0]``; the others join as organisers. Each gets a token.
 
     With ``attendees``, the event is published and that many free tickets are bought and
     exchanged for attendee join tokens. ``teams`` maps a team name to the attendees (indexes) in
-    it; the first one creates it and is its captain.
+    it; the first one creates it and is its captain. With ``on_sale``, the event is published
+    with one free ticket type of that many tickets left to sell (``Provisioned.ticket_type_id``).
     """
     api = base_url.rstrip("/") + "/api/v1"
     org_name = org_name or f"Org {uuid.uuid4().hex[:8]}"
@@ -104,9 +108,11 @@ async def provision(
                 await owner.post(result.event_base + "/spaces", json=space, headers=csrf), 201
             )
             result.spaces[space["name"]] = made["id"]
-        if attendees:
+        if attendees or on_sale:
             await expect(await owner.post(result.event_base + "/publish", headers=csrf), 200)
-            type_id = await _ticket_type(owner, result, attendees)
+            type_id = await _ticket_type(owner, result, attendees + on_sale)
+            result.ticket_type_id = type_id
+        if attendees:
             result.ticket_codes = await _buy(result, type_id, attendees)
             for team, members in (teams or {}).items():
                 result.teams[team] = await _form_team(result, team, [result.ticket_codes[i] for i in members])
