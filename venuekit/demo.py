@@ -29,12 +29,15 @@ class DemoLinks:
     organiser_password: str
     attendees: tuple[tuple[str, str, str], ...]
     """(name, team, url)"""
+    console_url: str = ""
+    """the organiser console: plan the event, see orders, run it live"""
 
     def lines(self) -> list[str]:
         out = [
             "Demo hackathon ready. Try it with a few browser windows:",
             f"  organiser {ORGANISER}: {self.organiser_url}",
             f"    sign in as {self.organiser_email} / {self.organiser_password}",
+            f"  organiser console (same sign-in): {self.console_url}",
         ]
         out += [f"  attendee {name} (team {team}): {url}" for name, team, url in self.attendees]
         return out
@@ -57,4 +60,6 @@ async def seed_demo(api_url: str, *, public_url: str) -> DemoLinks:
         organiser_email=venue.owner_email,
         organiser_password=venue.password,
         attendees=attendees,
+        console_url=f"{base_url}/#console&"
+        + urlencode({"org": venue.org_id, "event": venue.event_id, "tab": "live"}),
     )

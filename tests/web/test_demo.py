@@ -40,7 +40,18 @@ def test_demo_prints_working_links_for_attendees_and_the_organiser(browser: Brow
     assert ada_url and organiser, out
 
     ada = _page(browser, ada_url.group(1))
+    # the consent step comes first: terms are required, analytics is left unticked (declined)
+    ada.wait_for_selector("#view-consent", timeout=20_000)
+    assert ada.locator("#consent-submit").is_disabled()
+    ada.check("#consent-terms")
+    ada.check("#consent-recording")
+    ada.click("#consent-submit")
     ada.wait_for_selector("#space-list button", timeout=20_000)
+    claims = ada.evaluate(
+        "JSON.parse(atob(window.venuekit.session.token.split('.')[1].replace(/-/g, '+').replace(/_/g, '/')))"
+    )
+    assert claims["anl"] is False  # declined analytics rides the join token
+    assert ada.evaluate("JSON.parse(localStorage.getItem(Object.keys(localStorage)[0])).recording") is True
     titles = ada.locator("#space-list .space-title").all_inner_texts()
     assert {"Main stage", "Networking", "Workshop", "Rocket"} <= set(titles), titles
     ada.screenshot(path=screenshot_path("lobby-attendee"))
@@ -56,6 +67,15 @@ def test_demo_prints_working_links_for_attendees_and_the_organiser(browser: Brow
     olivia.click("#signin-form button")
     olivia.wait_for_selector("#space-list button", timeout=20_000)
     assert olivia.evaluate("window.venuekit.session.me") is not None
+
+    # the printed console link opens the live panel of the demo event (already signed in)
+    console_url = re.search(r"organiser console \(same sign-in\): (\S+)", out)
+    assert console_url, out
+    console = olivia.context.new_page()
+    console.goto(console_url.group(1))
+    console.wait_for_selector("[data-table='live'] td:text-is('Main stage')", timeout=20_000)
+    assert console.locator("#console-event-title").inner_text() == "Hack Week"
+    console.close()
     for page in (ada, olivia):
         assert page.errors == []  # type: ignore[attr-defined]
         page.context.close()

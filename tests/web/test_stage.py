@@ -48,6 +48,13 @@ def test_organiser_brings_an_attendee_on_stage_and_the_audience_sees_them(
     ada.wait_for_function("window.venuekit.media.pub !== null", timeout=15_000)
     grace.wait_for_function(SEES_VIDEO_FROM, arg=ada_id, timeout=30_000)
     olivia.wait_for_function(SEES_VIDEO_FROM, arg=ada_id, timeout=30_000)
+    # the stage view: the live speaker's video is large, the active speaker is highlighted
+    grace.wait_for_selector(f".tile.speaker video[data-participant='{ada_id}']", timeout=15_000)
+    grace.wait_for_selector(f".tile.speaking video[data-participant='{ada_id}']", timeout=30_000)
+    olivia.get_by_role("button", name="Spotlight Ada").click(timeout=15_000)
+    grace.wait_for_selector(f".tile.spotlit video[data-participant='{ada_id}']", timeout=15_000)
+    grace.click("button[data-reaction='heart']")
+    ada.wait_for_selector("#reactions .reaction-count[data-reaction='heart']", timeout=15_000)
     grace.screenshot(path=screenshot_path("stage-audience-sees-speaker"))
     olivia.screenshot(path=screenshot_path("stage-organiser-controls"))
     assert "live" in olivia.locator("#people").inner_text()

@@ -15,13 +15,17 @@ async function call(method, path, { body, headers = {} } = {}) {
   return data;
 }
 
-export function ticketTokenSource(org, event, ticket, name) {
+// `consent` (views/consent.js) goes with the first exchange only: the server keeps the answer.
+export function ticketTokenSource(org, event, ticket, name, consent = null) {
+  let pending = consent;
   return async () => {
     const body = name ? { display_name: name } : {};
+    if (pending) body.consent = pending;
     const issued = await call("POST", `/orgs/${org}/events/${event}/join-tokens`, {
       body,
       headers: { Authorization: `Ticket ${ticket}` },
     });
+    pending = null;
     return issued.token;
   };
 }

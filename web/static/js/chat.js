@@ -2,6 +2,7 @@
 // reconnect (the last id seen is sent back; messages are kept once by id). Text only, never HTML.
 
 import { $, el } from "./dom.js";
+import { describeError } from "./errors.js";
 
 /** Order of two message ids ("<ms>-<seq>", Redis stream ids). */
 export function compareIds(a, b) {
@@ -156,7 +157,7 @@ export class ChatPanel {
   }
 
   showError(error) {
-    this.error.textContent = error.message;
+    this.error.textContent = describeError(error);
     this.error.hidden = false;
   }
 }

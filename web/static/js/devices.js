@@ -20,6 +20,7 @@ export class DeviceCheck {
     this.audioContext = null;
     this.levelTimer = null;
     this.ready = false;
+    this.toggleListeners = []; // (kind, enabled) after every mute or camera toggle, by button or key
   }
 
   async start() {
@@ -83,6 +84,7 @@ export class DeviceCheck {
     button.setAttribute("aria-pressed", String(!track.enabled));
     if (kind === "audio") button.textContent = track.enabled ? "Mute (M)" : "Unmute (M)";
     else button.textContent = track.enabled ? "Camera off (V)" : "Camera on (V)";
+    for (const listener of this.toggleListeners) listener(kind, track.enabled);
   }
 
   watchLevel() {

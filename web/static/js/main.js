@@ -6,12 +6,14 @@ import { DeviceCheck } from "./devices.js";
 import { describeError } from "./errors.js";
 import { Session } from "./session.js";
 import { MediaSession } from "./media.js";
+import { ScreenShare } from "./screenshare.js";
 import { ChatPanel } from "./chat.js";
 import { organiserTokenSource, signIn, ticketTokenSource } from "./api.js";
 import { LobbyView } from "./views/lobby.js";
+import { askConsent } from "./views/consent.js";
 import { RoomView } from "./views/room.js";
 
-const VIEWS = ["view-join", "view-signin", "view-error", "view-devices", "view-lobby", "view-room"];
+const VIEWS = ["view-join", "view-signin", "view-error", "view-devices", "view-lobby", "view-room", "view-console"];
 
 function show(...ids) {
   for (const id of VIEWS) $(`#${id}`).hidden = !ids.includes(id);
@@ -61,12 +63,13 @@ async function withToken(tokenSource, check) {
   $("#chat").hidden = false;
   const session = new Session(tokenSource, token);
   const media = new MediaSession(session);
-  const room = new RoomView($("#view-room"), session, media, (error) => toast(describeError(error)));
+  const screen = new ScreenShare(session, media);
+  const room = new RoomView($("#view-room"), session, media, (error) => toast(describeError(error)), { check, screen });
   const enter = (spaceId) =>
     session.request("join_space", { space_id: spaceId }).catch((error) => toast(describeError(error)));
   new LobbyView($("#view-lobby"), session, enter);
   new ChatPanel($("#chat"), session);
-  window.venuekit = { deviceCheck: check, session, media, room };
+  window.venuekit = { deviceCheck: check, session, media, room, screen };
 
   session.on("status", ({ state }) => {
     $("#server-status").textContent = state === "connected" ? "connected" : "reconnecting…";
@@ -126,6 +129,15 @@ async function startPublishing(session, media, room, check, space) {
 
 function organiserSignIn(org, event, check) {
   show("view-signin", "view-devices");
+  // single sign-on: the API redirects to the organisation's provider and back to this page
+  const back = `/#org=${encodeURIComponent(org)}&event=${encodeURIComponent(event)}`;
+  $("#signin-sso").href = `/api/v1/orgs/${encodeURIComponent(org)}/sso/login?next=${encodeURIComponent(back)}`;
+  const ssoCsrf = document.cookie.split("; ").find((c) => c.startsWith("vk_csrf="))?.slice(8);
+  if (ssoCsrf) {
+    // back from single sign-on (or signed in before): the session cookie is there already
+    const source = organiserTokenSource(org, event, ssoCsrf);
+    source().then(() => withToken(source, check), () => {}); // no valid session: stay on the form
+  }
   const form = $("#signin-form");
   form.addEventListener("submit", async (submitted) => {
     submitted.preventDefault();
@@ -140,7 +152,21 @@ function organiserSignIn(org, event, check) {
   return check.start();
 }
 
+async function startConsole() {
+  // loaded on demand: participants never download the console
+  const { ConsoleView } = await import("./views/console/index.js");
+  show("view-console");
+  $("#chat").hidden = true;
+  const view = new ConsoleView($("#view-console"), $("#server-status"));
+  window.venuekit = { console: view };
+  await view.start();
+}
+
 async function main() {
+  if (location.hash.startsWith("#console")) {
+    await startConsole();
+    return;
+  }
   const check = new DeviceCheck($("#view-devices"));
   const params = new URLSearchParams(location.hash.slice(1));
   const token = tokenFrom(location.hash.slice(1));
@@ -148,7 +174,8 @@ async function main() {
   if (token) {
     await withToken(async () => token, check);
   } else if (org && event && ticket) {
-    await withToken(ticketTokenSource(org, event, ticket, params.get("name")), check);
+    const consent = await askConsent(org, event);
+    await withToken(ticketTokenSource(org, event, ticket, params.get("name"), consent), check);
   } else if (org && event) {
     await organiserSignIn(org, event, check);
   } else {

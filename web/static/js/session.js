@@ -62,7 +62,7 @@ export class Session extends EventTarget {
       "spotlight", "space_lock", "reactions", "permissions"];
     for (const name of presence) this.socket.on(name, (data) => this.onPresence(name, data));
     for (const name of ["removed", "event_ended", "space_ended", "breakout_broadcast", "error",
-      "media_offer", "chat_batch", "breakouts_opened", "breakouts_closed"]) {
+      "media_offer", "media_reset", "chat_batch", "breakouts_opened", "breakouts_closed"]) {
       this.socket.on(name, (data) => this.emit(name, data));
     }
   }
@@ -79,6 +79,10 @@ export class Session extends EventTarget {
         space.active_speaker = data.participant_id;
       } else if (name === "permissions") {
         space.may_publish = data.may_publish;
+      } else if (name === "spotlight") {
+        space.spotlight = data.participant_id;
+      } else if (name === "space_lock") {
+        space.locked = data.locked;
       }
     }
     this.emit("presence", { name, data });
