@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, Final, Protocol
 
 import orjson
@@ -35,7 +36,7 @@ from signalling.gateway import Connection, Gateway, GatewayError
 from signalling.ids import ConnectionId, EventId, ParticipantId, SpaceId
 from signalling.replica import VenueReplica, VenueUnavailableError
 from signalling.spaces import SpaceConfig
-from signalling.venue_log import LogEntry
+from signalling.venue_log import LogEntry, entry_ms
 from signalling.wire import client_message
 
 log = logging.getLogger(__name__)
@@ -43,6 +44,11 @@ log = logging.getLogger(__name__)
 MEDIA_PREFIX: Final = "media_"
 MAX_LOGGED_PAYLOAD_BYTES: Final = 16 * 1024
 ALIVE_PREFIX: Final = "vk:sig:alive:"
+SEEN_PREFIX: Final = "vk:sig:seen:"
+"""An instance's last heartbeat (Redis clock, ms), kept a day after it dies: leaves are dated by it."""
+SEEN_TTL_MS: Final = 24 * 3600 * 1000
+ANALYTICS_EVENTS_KEY: Final = "vk:analytics:events"
+MAX_ERASED_REMEMBERED: Final = 1000
 
 
 EMITS = Counter("venuekit_signal_emits_total", "Venue effects emitted to local sockets", ["event"])
@@ -161,6 +167,12 @@ class SignallingRuntime:
         self._starting: dict[EventId, asyncio.Lock] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._pending_counts: dict[EventId, dict[SpaceId, int]] = {}
+        self._not_profiled: dict[EventId, set[ParticipantId]] = {}
+        self._erased: dict[str, str] = {}
+        self._registered: set[EventId] = set()
+        self._speakers: dict[tuple[EventId, SpaceId], ParticipantId | None] = {}
+        self._lost_at: dict[ConnectionId, int] = {}
+        """Connections of dead instances being reaped -> their instance's last heartbeat (ms)."""
 
     def attach_chat(self, chat: ChatBridge) -> None:
         """Route ``chat_*`` events to ``chat`` (it is built after the gateway, which needs us)."""
@@ -202,6 +214,7 @@ class SignallingRuntime:
         self.replicas.clear()
         VENUES.set(0)
         with contextlib.suppress(OSError, aioredis.RedisError):
+            await self._mark_seen()
             await self._redis.delete(ALIVE_PREFIX + self.instance)  # others reap our sockets now
 
     async def _replica(self, org_id: str, event_id: EventId) -> VenueReplica:
@@ -246,7 +259,10 @@ class SignallingRuntime:
 
     async def event(self, conn: Connection, name: str, payload: Any) -> Any:
         if self._chat is not None and name.startswith(CHAT_PREFIX):
-            return await self._chat.event(conn, name, payload)
+            result = await self._chat.event(conn, name, payload)
+            if name == "chat_send":
+                await self._log_chat_message(conn, payload, result)
+            return result
         if self._media is not None and name.startswith(MEDIA_PREFIX):
             return await self._media.event(conn, name, payload)
         member = conn.admitted.member
@@ -293,13 +309,29 @@ class SignallingRuntime:
 
     # --- effects (the replica's sink) ------------------------------------------------------------
 
+    def forget_participants(self, renames: Mapping[str, str]) -> None:
+        """Their data is being erased: log their analytics under these anonymous ids from now on."""
+        self._erased.update(renames)
+        while len(self._erased) > MAX_ERASED_REMEMBERED:
+            del self._erased[next(iter(self._erased))]
+
     async def execute(self, event_id: EventId, entry: LogEntry, effects: list[fx.Effect]) -> None:
         own = entry.instance == self.instance
+        if isinstance(entry.event, Connect):  # every replica sees every connect, in log order
+            member = entry.event.member
+            declined = self._not_profiled.setdefault(event_id, set())
+            if member.profiling:
+                declined.discard(member.participant_id)
+            else:
+                declined.add(member.participant_id)
         for index, effect in enumerate(effects):
             if isinstance(effect, fx.Analytics):
                 if own:
                     await self._append_analytics(event_id, entry, index, effect)
-            elif isinstance(effect, fx.MediaEffect):
+                continue
+            if isinstance(effect, fx.ActiveSpeakerChanged):
+                await self._log_speaker(event_id, entry, index, effect)
+            if isinstance(effect, fx.MediaEffect):
                 await self._media_effect(event_id, effect)
             elif not isinstance(effect, fx.ErrorReply):  # refusals travel back through the gateway
                 await self._emit(event_id, effect)
@@ -377,26 +409,89 @@ class SignallingRuntime:
     async def _append_analytics(
         self, event_id: EventId, entry: LogEntry, index: int, effect: fx.Analytics
     ) -> None:
+        at_ms = effect.at_ms
+        detail = dict(effect.detail)
+        lost_at_ms = (
+            self._lost_at.get(entry.event.connection_id) if isinstance(entry.event, Disconnect) else None
+        )
+        if lost_at_ms is not None and effect.kind is fx.AnalyticsKind.DISCONNECT:
+            # its instance died: the participant was last seen at its last heartbeat, not now
+            at_ms = min(at_ms, lost_at_ms)
+            detail["inferred"] = "heartbeat_lost"
         fields: dict[str, str] = {
             "id": f"{entry.entry_id}:{index}",
             "event": event_id,
             "kind": effect.kind.value,
-            "at_ms": str(effect.at_ms),
+            "at_ms": str(at_ms),
             "participant": effect.participant_id or "",
             "space": effect.space_id or "",
             "actor": effect.actor_id or "",
-            "detail": orjson.dumps(dict(effect.detail)).decode(),
+            "detail": orjson.dumps(detail).decode(),
         }
+        await self._write_analytics(event_id, fields)
+
+    async def _write_analytics(self, event_id: EventId, fields: dict[str, str]) -> None:
+        """Append one analytics event (the single writer of ``vk:analytics:{event}``)."""
+        if fields["participant"] in self._not_profiled.get(event_id, ()):
+            fields["profiling"] = "0"  # counted for billing, left out of engagement
+        for old, anonymous in self._erased.items():
+            fields = {name: value.replace(old, anonymous) for name, value in fields.items()}
         try:
+            if event_id not in self._registered:  # the analytics workers discover streams here
+                await self._redis.sadd(ANALYTICS_EVENTS_KEY, event_id)
+                self._registered.add(event_id)
             await self._redis.xadd(analytics_key(event_id), fields)  # type: ignore[arg-type]
-            ANALYTICS_APPENDED.labels(effect.kind.value).inc()
+            ANALYTICS_APPENDED.labels(fields["kind"]).inc()
         except (OSError, aioredis.RedisError) as exc:
             log.error("analytics event %s lost: %s", fields["id"], exc)
+
+    async def _log_speaker(
+        self, event_id: EventId, entry: LogEntry, index: int, effect: fx.ActiveSpeakerChanged
+    ) -> None:
+        """The active speaker of a space changed: who stopped and who started speaking (ids only)."""
+        previous = self._speakers.get((event_id, effect.space_id))
+        self._speakers[(event_id, effect.space_id)] = effect.participant_id
+        if entry.instance != self.instance or previous == effect.participant_id:
+            return
+        at_ms = str(entry_ms(entry.entry_id))
+        base = {"event": event_id, "at_ms": at_ms, "space": effect.space_id, "actor": "", "detail": "{}"}
+        if previous is not None:
+            stop = {"id": f"{entry.entry_id}:{index}.0", "kind": "speaking_stopped", "participant": previous}
+            await self._write_analytics(event_id, stop | base)
+        if effect.participant_id is not None:
+            start = {"id": f"{entry.entry_id}:{index}.1", "kind": "speaking_started"}
+            await self._write_analytics(event_id, start | {"participant": effect.participant_id} | base)
+
+    async def _log_chat_message(self, conn: Connection, payload: Any, sent: Any) -> None:
+        """A chat message was stored: count it for engagement (never its text nor its channel)."""
+        if not isinstance(sent, dict) or not isinstance(payload, dict):
+            return
+        channel, message_id = str(payload.get("channel", "")), str(sent.get("id", ""))
+        member = conn.admitted.member
+        space = channel.removeprefix("space:") if channel.startswith("space:") else ""
+        digest = hashlib.sha256(f"{member.event_id}/{channel}".encode()).hexdigest()[:16]
+        fields = {
+            "id": f"chat:{digest}:{message_id}",  # the same message logged twice is one event
+            "event": member.event_id,
+            "kind": "chat_message",
+            "at_ms": str(sent.get("ts_ms", "")),
+            "participant": member.participant_id,
+            "space": space,
+            "actor": "",
+            "detail": orjson.dumps({"channel_kind": channel.split(":", 1)[0]}).decode(),
+        }
+        await self._write_analytics(member.event_id, fields)
 
     # --- clock, liveness, reaping ----------------------------------------------------------------
 
     async def _beat(self) -> None:
         await self._redis.set(ALIVE_PREFIX + self.instance, "1", px=self.alive_ttl_ms)
+        await self._mark_seen()
+
+    async def _mark_seen(self) -> None:
+        seconds, micros = await self._redis.time()  # the clock venue log entries are dated by
+        seen_ms = seconds * 1000 + micros // 1000
+        await self._redis.set(SEEN_PREFIX + self.instance, seen_ms, px=SEEN_TTL_MS)
 
     async def _heartbeat_loop(self) -> None:
         period_s = self.alive_ttl_ms / 5000
@@ -467,14 +562,24 @@ class SignallingRuntime:
         """Disconnect, in every venue, the connections of instances that stopped beating."""
         reaped = 0
         alive: dict[str, bool] = {self.instance: True}
+        last_seen: dict[str, int | None] = {}
         for replica in list(self.replicas.values()):
             for cid in sorted(replica.connections):
                 owner = cid.split("/", 1)[0]
                 if owner not in alive:
                     alive[owner] = bool(await self._redis.exists(ALIVE_PREFIX + owner))
+                    if not alive[owner]:
+                        seen = await self._redis.get(SEEN_PREFIX + owner)
+                        last_seen[owner] = int(seen) if seen is not None else None
                 if not alive[owner]:
-                    with contextlib.suppress(GatewayError):
-                        await self._submit(replica, Disconnect(cid))
-                        reaped += 1
+                    seen_ms = last_seen.get(owner)
+                    if seen_ms is not None:
+                        self._lost_at[cid] = seen_ms  # the disconnect's analytics are dated by it
+                    try:
+                        with contextlib.suppress(GatewayError):
+                            await self._submit(replica, Disconnect(cid))
+                            reaped += 1
+                    finally:
+                        self._lost_at.pop(cid, None)
         REAPED.inc(reaped)
         return reaped

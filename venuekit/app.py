@@ -6,6 +6,8 @@ concrete classes to the Protocols the lower packages define.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -20,6 +22,7 @@ from venuekit import observability
 from venuekit.edge import install_edge
 from venuekit.redis_child import PrivateRedis
 from venuekit.settings import Settings, SettingsError
+from venuekit.sfu_role import install_sfu
 from web import STATIC_DIR
 
 log = logging.getLogger(__name__)
@@ -52,6 +55,20 @@ def resolve_secret_key(settings: Settings, role: Role) -> str:
     path.write_text(key)
     log.info("generated a development secret key in %s", path)
     return key
+
+
+def resolve_node_secret(settings: Settings, role: Role) -> str:
+    """The node API secret: ``VENUEKIT_NODE_SECRET``; else, for ``signal`` and ``sfu``, one derived
+    from the signing secret (HMAC-SHA256, so it never reveals it); ``dev``: a fresh one per run.
+
+    Call after the signing secret is resolved."""
+    if settings.node_secret:
+        return settings.node_secret
+    if role is Role.DEV:
+        return secrets.token_urlsafe(48)
+    if not settings.secret_key:
+        raise SettingsError(f"VENUEKIT_NODE_SECRET or VENUEKIT_SECRET_KEY is required for `venuekit {role}`")
+    return hmac.new(settings.secret_key.encode(), b"venuekit node api", hashlib.sha256).hexdigest()
 
 
 def _close_redis(client: aioredis.Redis) -> Callable[[web.Application], AsyncIterator[None]]:
@@ -98,7 +115,11 @@ def build_app(
             cookie_secure=secure,
             media_hosts=settings.media_hosts if role is Role.DEV else None,
             chat_window_ms=settings.chat_window_ms,
+            chat_crowd_window_ms=settings.chat_crowd_window_ms,
+            node_secret=settings.node_secret,
         )
         app.router.add_get("/", _index)
         app.router.add_static("/static/", Path(STATIC_DIR), show_index=False)
+    else:
+        install_sfu(app, redis, settings, settings.node_secret)
     return app

@@ -16,6 +16,8 @@ from aiohttp import web
 
 import control_api
 from analytics.log import derive
+from analytics.service import AnalyticsService
+from analytics.worker import AnalyticsWorker
 from chat.fanout import FanoutConfig, FanoutEngine
 from chat.ids import InstanceId
 from chat.service import ChatService
@@ -32,10 +34,15 @@ from signalling.gateway import Gateway
 from signalling.ids import EventId, SpaceId, TeamId
 from signalling.kinds import SpaceKind
 from signalling.media_bridge import MediaBridge
+from signalling.media_nodes import PlacedNodes, SingleNode
+from signalling.node_client import LocalNode
+from signalling.node_events import EventListener
+from signalling.placement import NodeRegistry
 from signalling.revocations import RevocationEnforcer
 from signalling.runtime import SignallingRuntime
 from signalling.spaces import SpaceConfig
 from venuekit.observability import READINESS_CHECKS_KEY
+from venuekit.privacy import RetentionJob, personal_data_holders, retention_context
 
 RUNTIME_KEY: Final = web.AppKey("signalling_runtime", SignallingRuntime)
 GATEWAY_KEY: Final = web.AppKey("signalling_gateway", Gateway)
@@ -92,6 +99,39 @@ class StoreDirectory:
         ]
 
 
+def _media_plane(
+    app: web.Application,
+    redis: aioredis.Redis,
+    gateway: Gateway,
+    runtime: SignallingRuntime,
+    *,
+    media_hosts: tuple[str, ...] | None,
+    node_secret: str,
+) -> tuple[MediaBridge, SfuNode | None, PlacedNodes | None, EventListener | None]:
+    """The media bridge: to an in-process node (``media_hosts`` given) or to placed remote nodes."""
+    if media_hosts is not None:
+        listeners: list[MediaBridge] = []
+
+        def to_media(event: SfuEvent) -> None:
+            listeners[0].on_sfu_event(event)
+
+        node = SfuNode(ice_host_addresses=media_hosts or None, on_event=to_media)
+        media = MediaBridge(SingleNode(LocalNode(node)), gateway, runtime.observe_speaker)
+        listeners.append(media)
+        return media, node, None, None
+    placed = PlacedNodes(NodeRegistry(redis), redis, node_secret)
+    media = MediaBridge(placed, gateway, runtime.observe_speaker)
+    placed.observe_moves(media.space_moved)
+    listener = EventListener(redis, media.on_node_message)
+
+    async def node_events_ready() -> None:
+        if not listener.subscribed.is_set():
+            raise RuntimeError("not subscribed to media node events")
+
+    app[READINESS_CHECKS_KEY]["node_events"] = node_events_ready
+    return media, None, placed, listener
+
+
 def install_edge(
     app: web.Application,
     redis: aioredis.Redis,
@@ -100,15 +140,22 @@ def install_edge(
     cookie_secure: bool,
     media_hosts: tuple[str, ...] | None,
     chat_window_ms: int = 100,
+    chat_crowd_window_ms: int = 250,
+    node_secret: str = "",
 ) -> None:
     """Mount ``/api/v1`` and ``/socket.io/`` on ``app``; ``redis`` is closed by the caller.
 
     With ``media_hosts`` (``dev``), a media node runs in this process and offers ICE candidates
-    on those addresses (``()``: every interface). Without it (``signal``), no media is served
-    yet: signalling cannot reach remote ``venuekit sfu`` nodes so far.
+    on those addresses (``()``: every interface). Without it (``signal``), each space's media
+    goes to the ``venuekit sfu`` node it is placed on, reached with ``node_secret``.
     """
     api = control_api.create_app(
-        redis, secret_key=secret_key, cookie_secure=cookie_secure, attendance=LogAttendance(redis)
+        redis,
+        secret_key=secret_key,
+        cookie_secure=cookie_secure,
+        attendance=LogAttendance(redis),
+        analytics=AnalyticsService(redis),
+        personal_data=personal_data_holders(redis),
     )
     app.add_subapp("/api/v1", api)
 
@@ -119,22 +166,17 @@ def install_edge(
     gateway = Gateway(JoinTokenAdmitter(keyring, redis), runtime)
     bridge = ChatBridge(gateway)
     fanout = FanoutEngine(
-        redis, bridge, instance_id=InstanceId(runtime.instance), config=FanoutConfig(window_ms=chat_window_ms)
+        redis,
+        bridge,
+        instance_id=InstanceId(runtime.instance),
+        config=FanoutConfig(window_ms=chat_window_ms, crowd_window_ms=chat_crowd_window_ms),
     )
     bridge.bind(ChatService(ChatStore(redis), fanout))
     runtime.attach_chat(bridge)
-    node: SfuNode | None = None
-    media: MediaBridge | None = None
-    if media_hosts is not None:
-        listeners: list[MediaBridge] = []
-
-        def to_media(event: SfuEvent) -> None:
-            listeners[0].on_sfu_event(event)
-
-        node = SfuNode(ice_host_addresses=media_hosts or None, on_event=to_media)
-        media = MediaBridge(node, gateway, runtime.observe_speaker)
-        listeners.append(media)
-        runtime.attach_media(media)
+    media, node, placed, listener = _media_plane(
+        app, redis, gateway, runtime, media_hosts=media_hosts, node_secret=node_secret
+    )
+    runtime.attach_media(media)
     gateway.attach(app)
     app[RUNTIME_KEY] = runtime
     app[GATEWAY_KEY] = gateway
@@ -145,19 +187,30 @@ def install_edge(
 
     app[READINESS_CHECKS_KEY]["chat_listener"] = chat_listener_ready
 
-    revocations = RevocationEnforcer(redis, gateway)
+    revocations = RevocationEnforcer(redis, gateway, on_erased=runtime.forget_participants)
+    # every edge process is one consumer of the analytics group: live figures, billing, lag metrics
+    # (small batches: the fold runs on this event loop, between socket events)
+    analytics_worker = AnalyticsWorker(redis, consumer=f"an-{runtime.instance}", batch=100)
 
     async def run_runtime(_app: web.Application) -> AsyncIterator[None]:
         await fanout.start()
+        if placed is not None and listener is not None:
+            await placed.start()
+            listener.start()
         await runtime.start(gateway)
         await revocations.start()
+        await analytics_worker.start()
         yield
+        await analytics_worker.stop()
         await revocations.stop()
         await runtime.stop()
         await fanout.stop()
-        if media is not None:
-            await media.stop()
+        await media.stop()
+        if placed is not None and listener is not None:
+            await listener.stop()
+            await placed.stop()
         if node is not None:
             await node.close()
 
     app.cleanup_ctx.append(run_runtime)
+    app.cleanup_ctx.append(retention_context(RetentionJob(redis)))
