@@ -1,8 +1,8 @@
 """Coalescing chat items into per-channel batches over a short window: pure, driven by ``now_ms``.
 
-A channel's batch opens with its first item and is due ``window_ms`` later (the caller may give
-a batch its own window when it opens: a longer one for a channel with thousands of recipients),
-or at once when it holds ``max_items``. ``now_ms`` must not go backwards (use a monotonic clock).
+A channel's batch opens with its first item and is due ``window_ms`` later, or at once when it
+holds ``max_items``. ``now_ms`` must not go backwards (use a monotonic clock): batches then open
+in insertion order, so the earliest deadline is always the first open batch.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ T = TypeVar("T")
 @dataclass(slots=True)
 class _Open(Generic[T]):
     opened_ms: int
-    due_ms: int
     items: list[T] = field(default_factory=list)
 
 
@@ -32,15 +31,12 @@ class Coalescer(Generic[K, T]):
         self._full: set[K] = set()
         self._size = 0
 
-    def add(self, key: K, items: Sequence[T], now_ms: int, *, window_ms: int | None = None) -> None:
-        """Add ``items`` to ``key``'s open batch; a new batch is due ``window_ms`` from now
-        (the coalescer's own window when None). An open batch keeps the window it opened with."""
+    def add(self, key: K, items: Sequence[T], now_ms: int) -> None:
         if not items:
             return
         batch = self._open.get(key)
         if batch is None:
-            window = self.window_ms if window_ms is None else max(0, window_ms)
-            batch = self._open[key] = _Open(now_ms, now_ms + window)
+            batch = self._open[key] = _Open(now_ms)
         batch.items.extend(items)
         self._size += len(items)
         if len(batch.items) >= self.max_items:
@@ -50,7 +46,9 @@ class Coalescer(Generic[K, T]):
         """When the next batch is due (possibly already past), ``None`` when nothing is open."""
         if self._full:
             return min(self._open[key].opened_ms for key in self._full)
-        return min((batch.due_ms for batch in self._open.values()), default=None)
+        for batch in self._open.values():
+            return batch.opened_ms + self.window_ms
+        return None
 
     def take_due(self, now_ms: int) -> list[tuple[K, list[T]]]:
         """Close and return every batch due at ``now_ms``, oldest first.
@@ -59,7 +57,9 @@ class Coalescer(Generic[K, T]):
         """
         due: list[tuple[K, list[T]]] = []
         for key, batch in list(self._open.items()):
-            if key not in self._full and batch.due_ms > now_ms:
+            if key not in self._full and batch.opened_ms + self.window_ms > now_ms:
+                if not self._full:
+                    break
                 continue
             self._full.discard(key)
             head, rest = batch.items[: self.max_items], batch.items[self.max_items :]
@@ -67,7 +67,7 @@ class Coalescer(Generic[K, T]):
             self._size -= len(head)
             due.append((key, head))
             if rest:
-                self._open[key] = _Open(batch.opened_ms, batch.due_ms, rest)
+                self._open[key] = _Open(batch.opened_ms, rest)
                 self._full.add(key)
         return due
 

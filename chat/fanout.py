@@ -53,11 +53,6 @@ class BatchSink(Protocol):
 @dataclass(frozen=True, slots=True)
 class FanoutConfig:
     window_ms: int = 100
-    crowd_window_ms: int | None = None
-    """The window of a channel with at least ``crowd_recipients`` recipients on this instance
-    (None: ``window_ms``). Each batch costs one frame per recipient, so a crowd's batches are
-    what the server and every client pay for most; a longer window makes fewer of them."""
-    crowd_recipients: int = 1_000
     max_batch_items: int = 200
     block_ms: int = 2_000
     read_count: int = 1_000
@@ -327,13 +322,7 @@ class FanoutEngine:
                 if item is not None:
                     items.append(item)
             if items:
-                window_ms = None
-                if (
-                    self.config.crowd_window_ms is not None
-                    and len(tail.members) >= self.config.crowd_recipients
-                ):
-                    window_ms = self.config.crowd_window_ms
-                self._coalescer.add(key, items, now_ms, window_ms=window_ms)
+                self._coalescer.add(key, items, now_ms)
                 added = True
         if added:
             self._pending.set()

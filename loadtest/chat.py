@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import random
@@ -387,6 +388,10 @@ class ChatRun:
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=60)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             await self._connect_all(session)
+            # thousands of long-lived client objects: keep full collections from walking them
+            # (and stalling every client of this process) while messages are being timed
+            gc.collect()
+            gc.freeze()
             await sync.ready()
             await self._send_phase(session)
             total = await sync.total_stored(self.sent - self.send_failures)
@@ -447,11 +452,24 @@ class PipeSync(Sync):
         return total
 
 
+def new_loop() -> asyncio.AbstractEventLoop:
+    """uvloop where it is installed (a VenueKit dependency on Linux): a load generator spends its
+    time in the event loop, and the platform it measures runs on uvloop too."""
+    try:
+        import uvloop
+
+        return uvloop.new_event_loop()
+    except ImportError:  # pragma: no cover
+        return asyncio.new_event_loop()
+
+
 def _worker(conn: Any, url: str, tokens: list[str], offset: int, plan: Plan) -> None:
     """A load-generator process: one share of the clients and of the sending."""
     raise_open_file_limit()
     share = Plan(**{**plan.__dict__, "seed": plan.seed + offset})
-    part = asyncio.run(ChatRun(url, None, share).run_part(tokens, offset, PipeSync(conn)))
+    gc.set_threshold(50_000, 10, 10)  # as the server does (venuekit/gc_policy.py)
+    with asyncio.Runner(loop_factory=new_loop) as runner:
+        part = runner.run(ChatRun(url, None, share).run_part(tokens, offset, PipeSync(conn)))
     conn.send(("done", part))
     conn.close()
 

@@ -15,6 +15,7 @@ import dataclasses
 import json
 import logging
 import math
+import struct
 import time
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
@@ -163,6 +164,18 @@ BROADCAST_FRAMES = Counter(
 )
 
 
+def websocket_text_frame(payload: bytes) -> bytes:
+    """One final, unmasked, uncompressed text frame (RFC 6455 section 5.2), as a server sends."""
+    size = len(payload)
+    if size < 126:
+        header = struct.pack("!BB", 0x81, size)
+    elif size < 65_536:
+        header = struct.pack("!BBH", 0x81, 126, size)
+    else:
+        header = struct.pack("!BBQ", 0x81, 127, size)
+    return header + payload
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class _Wire:
     ws: web.WebSocketResponse
@@ -306,12 +319,13 @@ class Gateway:
     async def broadcast_raw(self, event: str, raw_json: str, *, room: str) -> int:
         """Send ``[event, <raw_json>]`` to every socket in ``room`` on this instance.
 
-        The frame is built once and written straight to each WebSocket: no per-recipient task,
-        queue or encode. It may overtake events still queued in Engine.IO for the same socket,
-        so use it only for a stream whose order matters within itself (chat batches). Sockets
-        on another transport (long-polling) get an ordinary emit. Returns the sockets reached.
+        The WebSocket frame (header and UTF-8 payload) is built once and written straight to
+        each socket's transport: no per-recipient task, coroutine, encode or copy. It may
+        overtake events still queued in Engine.IO for the same socket, so use it only for a
+        stream whose order matters within itself (chat batches). Sockets on another transport
+        (long-polling) get an ordinary emit. Returns the sockets reached.
         """
-        frame = '42["' + event + '",' + raw_json + "]"
+        frame = websocket_text_frame(('42["' + event + '",' + raw_json + "]").encode())
         reached = 0
         slow: list[str] = []
         for sid, eio_sid in list(self.sio.manager.get_participants("/", room)):
@@ -323,10 +337,9 @@ class Gateway:
             if wire.transport.get_write_buffer_size() > SLOW_CONSUMER_BYTES:
                 slow.append(sid)
                 continue
-            try:
-                await wire.ws.send_str(frame)
-            except (ConnectionError, RuntimeError):
+            if wire.transport.is_closing():
                 continue
+            wire.transport.write(frame)  # server frames are unmasked: the same bytes for everyone
             reached += 1
         BROADCAST_FRAMES.inc(reached)
         for sid in slow:

@@ -115,7 +115,6 @@ def build_app(
             cookie_secure=secure,
             media_hosts=settings.media_hosts if role is Role.DEV else None,
             chat_window_ms=settings.chat_window_ms,
-            chat_crowd_window_ms=settings.chat_crowd_window_ms,
             node_secret=settings.node_secret,
         )
         app.router.add_get("/", _index)

@@ -140,7 +140,6 @@ def install_edge(
     cookie_secure: bool,
     media_hosts: tuple[str, ...] | None,
     chat_window_ms: int = 100,
-    chat_crowd_window_ms: int = 250,
     node_secret: str = "",
 ) -> None:
     """Mount ``/api/v1`` and ``/socket.io/`` on ``app``; ``redis`` is closed by the caller.
@@ -169,7 +168,7 @@ def install_edge(
         redis,
         bridge,
         instance_id=InstanceId(runtime.instance),
-        config=FanoutConfig(window_ms=chat_window_ms, crowd_window_ms=chat_crowd_window_ms),
+        config=FanoutConfig(window_ms=chat_window_ms),
     )
     bridge.bind(ChatService(ChatStore(redis), fanout))
     runtime.attach_chat(bridge)

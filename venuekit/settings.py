@@ -41,8 +41,6 @@ class Settings:
     shutdown_timeout_s: float = 10.0
     chat_window_ms: int = 100
     """How long chat messages are gathered before one batch goes to every recipient."""
-    chat_crowd_window_ms: int = 250
-    """The window of a chat with at least 1,000 recipients on one signalling instance."""
     media_hosts: tuple[str, ...] = ("127.0.0.1",)
     """Addresses the media node offers ICE host candidates on; empty: every interface."""
     node_secret: str = ""
@@ -170,7 +168,6 @@ _PARSERS: Final[dict[str, Callable[[str, object], Any]]] = {
     "secret_key": _parse_secret,
     "shutdown_timeout_s": _parse_positive_float,
     "chat_window_ms": _parse_window_ms,
-    "chat_crowd_window_ms": _parse_window_ms,
     "media_hosts": _parse_hosts,
     "node_secret": _parse_secret,
     "sfu_advertise_host": _parse_str,

@@ -76,35 +76,6 @@ async def test_messages_are_coalesced_and_encoded_once_per_batch(
         await engine.stop()
 
 
-async def test_a_crowded_channel_gets_the_crowd_window(redis_client: aioredis.Redis) -> None:
-    sink = RecordingSink()
-    config = FanoutConfig(window_ms=20, crowd_window_ms=60, crowd_recipients=3, block_ms=300)
-    engine = FanoutEngine(redis_client, sink, config=config)
-    windows: dict[str, int | None] = {}
-    coalescer = engine._coalescer
-    real_add = coalescer.add
-
-    def spy(key: str, items: list[ChatItem], now_ms: int, *, window_ms: int | None = None) -> None:
-        windows[key] = window_ms
-        real_add(key, items, now_ms, window_ms=window_ms)
-
-    coalescer.add = spy  # type: ignore[method-assign]
-    await engine.start()
-    try:
-        store = ChatStore(redis_client)
-        team = team_channel(EVENT, "t1")
-        for recipient in (R1, R2, R3):
-            await engine.subscribe(MAIN, recipient)
-        await engine.subscribe(team, R1)
-        await store.append_message(MAIN, ALICE, "to everyone", 0)
-        await store.append_message(team, grants("alice", teams=("t1",)), "to the team", 0)
-        await wait_until(lambda: len(sink.items_for(R1)) == 2)
-        assert sorted(windows.values(), key=str) == [60, None]  # the crowd waits longer, the team does not
-        assert len(sink.items_for(R2)) == 1
-    finally:
-        await engine.stop()
-
-
 async def test_only_subscribed_channels_reach_their_members(
     engine: tuple[FanoutEngine, RecordingSink], redis_client: aioredis.Redis
 ) -> None:

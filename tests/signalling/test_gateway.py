@@ -227,3 +227,20 @@ async def test_a_socket_that_does_not_read_is_dropped_from_broadcasts(
         await asyncio.sleep(0.02)
     assert dispatcher.disconnected_ids == ["laggard"]
     await client.disconnect()
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65_535, 65_536, 70_000])
+async def test_broadcast_frames_are_the_bytes_aiohttp_would_write(size: int) -> None:
+    from unittest import mock
+
+    from aiohttp._websocket.writer import WebSocketWriter
+
+    from signalling.gateway import websocket_text_frame
+
+    written: list[bytes] = []
+    transport = mock.Mock()
+    transport.is_closing.return_value = False
+    transport.write.side_effect = lambda data: written.append(bytes(data))
+    payload = ("é" * size).encode()[:size] if size else b""
+    await WebSocketWriter(mock.Mock(transport=transport), transport).send_frame(payload, 0x1)
+    assert websocket_text_frame(payload) == b"".join(written)
