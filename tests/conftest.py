@@ -1,4 +1,4 @@
-"""Fixtures shared by the whole suite: a real Redis started on a free port."""
+"""Fixtures shared by the whole suite: a real Redis started on a free port, a real `venuekit dev`."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as aioredis
 
+from tests.support.processes import Role
 from tests.support.redis_server import RedisServer
 
 pytest_plugins = ["tests.support.browser"]
@@ -34,3 +35,12 @@ async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redi
     await client.flushall()
     yield client
     await client.aclose()
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
+    """A real ``venuekit dev`` process (with its private Redis), one per test module."""
+    role = Role("dev", Path(tmp_path_factory.mktemp("dev")))
+    role.wait_ready()
+    yield role
+    role.stop()

@@ -3,24 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from loadtest.provision import PASSWORD, cookie_session, provision
 from loadtest.sio import LeanClient
 from tests.support.processes import Role
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
-    role = Role("dev", Path(tmp_path_factory.mktemp("analytics-dev")))
-    role.wait_ready()
-    yield role
-    role.stop()
 
 
 async def test_live_figures_count_people_once_and_their_engagement(dev: Role) -> None:

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,14 +45,6 @@ class ProviderThread:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
         self._loop.close()
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
-    role = Role("dev", Path(tmp_path_factory.mktemp("sso-dev")))
-    role.wait_ready()
-    yield role
-    role.stop()
 
 
 def test_sign_in_with_your_company_reaches_the_venue(browser: Browser, dev: Role) -> None:

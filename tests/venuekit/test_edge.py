@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -13,14 +11,6 @@ import pytest
 from loadtest.provision import provision
 from loadtest.sio import LeanClient, SocketIOError
 from tests.support.processes import Role
-
-
-@pytest.fixture(scope="module")
-def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
-    role = Role("dev", Path(tmp_path_factory.mktemp("edge")))
-    role.wait_ready()
-    yield role
-    role.stop()
 
 
 async def test_an_organiser_token_from_the_api_admits_a_socket_into_the_venue(dev: Role) -> None:
