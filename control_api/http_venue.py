@@ -20,8 +20,16 @@ from control_api.http_support import (
     require,
     ticket_holder,
 )
+from control_api.http_tickets import sales_open
 from control_api.ids import EventId, OrgId, ParticipantId, SpaceId, TeamId
-from control_api.lifecycle import JOINABLE, EventAction, EventState, next_state, require_editable
+from control_api.lifecycle import (
+    JOINABLE,
+    ON_SALE,
+    EventAction,
+    EventState,
+    next_state,
+    require_editable,
+)
 from control_api.problems import ApiError
 from control_api.roles import Permission
 from control_api.ticketing import TicketRecord
@@ -150,6 +158,70 @@ async def list_agenda(request: web.Request) -> web.Response:
     return json_response({"items": items})
 
 
+PUBLIC_STATES = frozenset({EventState.PUBLISHED, EventState.LIVE, EventState.ENDED})
+"""A draft is the organisers' business: to the public it does not exist."""
+
+
+async def public_event(request: web.Request) -> web.Response:
+    """What anyone may see of a published event: the event page of the web client.
+
+    Only public fields: no capacity, quotas, sales figures, team or participant data. A draft and
+    an unknown event both answer ``404 not_found``, so the public learns nothing about drafts.
+    """
+    org_id, event_id = org_and_event(request)
+    svc = services(request)
+    event = await svc.venue.event(org_id, event_id)
+    state = EventState(event["state"])
+    if state not in PUBLIC_STATES:
+        raise ApiError(404, "not_found", "no such event")
+    spaces = {s["id"]: s for s in await svc.venue.spaces(org_id, event_id)}
+    agenda = await svc.venue.agenda(org_id, event_id)
+    agenda.sort(key=lambda item: (parse_ms(item["starts_at"]), item["id"]))
+    ticket_types: list[dict[str, Any]] = []
+    if state in ON_SALE:
+        now = now_ms()
+        event_full = await svc.ticketing.event_sold(org_id, event_id) >= event["capacity"]
+        for record in await svc.ticketing.ticket_types(org_id, event_id):
+            if not sales_open(record, now):
+                continue
+            quota, sold = await svc.ticketing.inventory(org_id, record["id"])
+            ticket_types.append(
+                {
+                    "id": record["id"],
+                    "name": record["name"],
+                    "price_minor": record["price_minor"],
+                    "currency": record["currency"],
+                    "sales_end": record["sales_end"],
+                    "per_order_max": record["per_order_max"],
+                    "invite_only": record["invite_only"],
+                    "sold_out": event_full or sold >= quota,
+                }
+            )
+    body = {
+        "id": event["id"],
+        "org_id": event["org_id"],
+        "title": event["title"],
+        "description": event["description"],
+        "time_zone": event["time_zone"],
+        "starts_at": event["starts_at"],
+        "ends_at": event["ends_at"],
+        "state": state.value,
+        "agenda": [
+            {
+                "id": item["id"],
+                "title": item["title"],
+                "starts_at": item["starts_at"],
+                "ends_at": item["ends_at"],
+                "space_id": item["space_id"],
+                "space_name": spaces[item["space_id"]]["name"] if item["space_id"] in spaces else "",
+            }
+            for item in agenda
+        ],
+        "ticket_types": ticket_types,
+    }
+    return json_response(body)
+
+
 async def _event_caller(
     request: web.Request, permission: Permission
 ) -> tuple[OrgId, EventRecord, TicketRecord | None, Actor | None]:
@@ -255,6 +327,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_get("/orgs/{org_id}/events", list_events)
     app.router.add_post("/orgs/{org_id}/events", create_event)
     app.router.add_get(evt, get_event)
+    app.router.add_get(evt + "/public", public_event)
     app.router.add_patch(evt, patch_event)
     for action in EventAction:
         app.router.add_post(f"{evt}/{action.value}", _transition(action))

@@ -82,6 +82,7 @@ async def provision(
     teams: dict[str, list[int]] | None = None,
     names: list[str] | None = None,
     on_sale: int = 0,
+    agenda: list[dict[str, Any]] | None = None,
 ) -> Provisioned:
     """An org whose owner is ``organisers[0]``; the others join as organisers. Each gets a token.
 
@@ -89,6 +90,7 @@ async def provision(
     exchanged for attendee join tokens. ``teams`` maps a team name to the attendees (indexes) in
     it; the first one creates it and is its captain. With ``on_sale``, the event is published
     with one free ticket type of that many tickets left to sell (``Provisioned.ticket_type_id``).
+    ``agenda`` items are agenda sessions whose ``space`` names one of ``spaces`` (a stage).
     """
     api = base_url.rstrip("/") + "/api/v1"
     org_name = org_name or f"Org {uuid.uuid4().hex[:8]}"
@@ -108,6 +110,12 @@ async def provision(
                 await owner.post(result.event_base + "/spaces", json=space, headers=csrf), 201
             )
             result.spaces[space["name"]] = made["id"]
+        for item in agenda or []:
+            session = {
+                **{k: v for k, v in item.items() if k != "space"},
+                "space_id": result.spaces[item["space"]],
+            }
+            await expect(await owner.post(result.event_base + "/agenda", json=session, headers=csrf), 201)
         if attendees or on_sale:
             await expect(await owner.post(result.event_base + "/publish", headers=csrf), 200)
             type_id = await _ticket_type(owner, result, attendees + on_sale)

@@ -76,6 +76,19 @@ def test_demo_prints_working_links_for_attendees_and_the_organiser(browser: Brow
     console.wait_for_selector("[data-table='live'] td:text-is('Main stage')", timeout=20_000)
     assert console.locator("#console-event-title").inner_text() == "Hack Week"
     console.close()
-    for page in (ada, olivia):
+
+    # the printed event page shows the demo's agenda and offers a free ticket to newcomers
+    event_url = re.search(r"event page \(redeem a ticket code, or get a free ticket\): (\S+)", out)
+    assert event_url, out
+    newcomer = _page(browser, event_url.group(1))
+    newcomer.wait_for_selector("#event-agenda .agenda-item", timeout=20_000)
+    assert newcomer.locator("#event-title").inner_text() == "Hack Week"
+    assert newcomer.locator("#event-agenda .agenda-title").all_inner_texts() == [
+        "Opening keynote",
+        "Demo hour",
+    ]
+    assert newcomer.locator("#free-form button[type='submit']").is_enabled()
+    ada.wait_for_selector("#lobby-agenda .agenda-item")  # the lobby lists the agenda too
+    for page in (ada, olivia, newcomer):
         assert page.errors == []  # type: ignore[attr-defined]
         page.context.close()

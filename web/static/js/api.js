@@ -1,5 +1,6 @@
 // The control API calls the browser needs to get a join token: by ticket code, or as a signed-in
-// organiser (session cookie + CSRF header).
+// organiser (session cookie + CSRF header); and the public event page with its agenda, and free
+// orders (a free ticket, or one given by an invite code).
 
 import { VenueError } from "./session.js";
 
@@ -43,4 +44,32 @@ export function organiserTokenSource(org, event, csrf) {
     });
     return issued.token;
   };
+}
+
+// The public view of a published event: title, times, agenda, ticket types on sale (404 for drafts).
+export function publicEvent(org, event) {
+  return call("GET", `/orgs/${encodeURIComponent(org)}/events/${encodeURIComponent(event)}/public`);
+}
+
+// The agenda for a signed-in member (a draft has no public page); items as in publicEvent().
+export async function memberAgenda(org, event) {
+  const found = await call("GET", `/orgs/${encodeURIComponent(org)}/events/${encodeURIComponent(event)}/agenda`);
+  return found.items;
+}
+
+function idempotencyKey() {
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  return [...bytes].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+// One ticket of a free ticket type (with its invite code when it is invite-only): its ticket code.
+export async function orderTicket(org, event, ticketTypeId, buyer, inviteCode = null) {
+  const body = { ticket_type_id: ticketTypeId, quantity: 1, buyer };
+  if (inviteCode) body.invite_code = inviteCode;
+  const placed = await call("POST", `/orgs/${encodeURIComponent(org)}/events/${encodeURIComponent(event)}/orders`, {
+    body,
+    headers: { "Idempotency-Key": idempotencyKey() },
+  });
+  if (placed.order.state !== "paid") throw new VenueError({ code: "payment_required", message: "this ticket must be paid" });
+  return placed.tickets[0].code;
 }

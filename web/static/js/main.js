@@ -1,5 +1,7 @@
 // Entry point. Without a join token: the join form and the device check. With one
-// (``/#token=...``): connect, the lobby with live counts, rooms with video, and the event chat.
+// (``/#token=...``): connect, the lobby with live counts and the agenda, rooms with video, and the
+// event chat. ``/#/e/<org>/<event>`` is the event page, where a participant redeems a ticket or
+// invite code or gets a free ticket, then goes on as with a ticket link.
 
 import { $, toast } from "./dom.js";
 import { DeviceCheck } from "./devices.js";
@@ -9,11 +11,12 @@ import { MediaSession } from "./media.js";
 import { ScreenShare } from "./screenshare.js";
 import { ChatPanel } from "./chat.js";
 import { organiserTokenSource, signIn, ticketTokenSource } from "./api.js";
+import { EventPage } from "./views/event.js";
 import { LobbyView } from "./views/lobby.js";
 import { askConsent } from "./views/consent.js";
 import { RoomView } from "./views/room.js";
 
-const VIEWS = ["view-join", "view-signin", "view-error", "view-devices", "view-lobby", "view-room", "view-console"];
+const VIEWS = ["view-event", "view-join", "view-signin", "view-error", "view-devices", "view-lobby", "view-room", "view-console"];
 
 function show(...ids) {
   for (const id of VIEWS) $(`#${id}`).hidden = !ids.includes(id);
@@ -50,10 +53,19 @@ function withoutToken(check) {
   return check.start();
 }
 
-async function withToken(tokenSource, check) {
-  let token;
+function claimsOf(token) {
   try {
-    token = await tokenSource();
+    return JSON.parse(atob(token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/")));
+  } catch {
+    return {};
+  }
+}
+
+// ``first``: a token the caller already has (the event page exchanged the ticket to check it).
+async function withToken(tokenSource, check, first = null) {
+  let token = first;
+  try {
+    token ??= await tokenSource();
   } catch (error) {
     $("#join-error").textContent = describeError(error);
     show("view-error");
@@ -67,7 +79,9 @@ async function withToken(tokenSource, check) {
   const room = new RoomView($("#view-room"), session, media, (error) => toast(describeError(error)), { check, screen });
   const enter = (spaceId) =>
     session.request("join_space", { space_id: spaceId }).catch((error) => toast(describeError(error)));
-  new LobbyView($("#view-lobby"), session, enter);
+  const lobby = new LobbyView($("#view-lobby"), session, enter);
+  const claims = claimsOf(token);
+  if (claims.org && claims.evt) lobby.loadAgenda(claims.org, claims.evt);
   new ChatPanel($("#chat"), session);
   window.venuekit = { deviceCheck: check, session, media, room, screen };
 
@@ -152,6 +166,27 @@ function organiserSignIn(org, event, check) {
   return check.start();
 }
 
+async function eventPage(org, event, check) {
+  show("view-event");
+  showServerStatus();
+  window.venuekit = { deviceCheck: check };
+  // the organiser sign-in link only changes the address's fragment: start that flow afresh
+  const reload = () => location.reload();
+  window.addEventListener("hashchange", reload);
+  const page = new EventPage($("#view-event"), org, event);
+  page.onTicket = async ({ ticket, name }) => {
+    const consent = await askConsent(org, event);
+    const source = ticketTokenSource(org, event, ticket, name, consent);
+    const token = await source(); // a bad code is refused here and shown on the event page
+    window.removeEventListener("hashchange", reload);
+    // reloading the page now goes straight back in, like a prepared ticket link
+    const link = new URLSearchParams({ org, event, ticket, ...(name ? { name } : {}) });
+    history.replaceState(null, "", `/#${link}`);
+    await withToken(source, check, token);
+  };
+  await page.load();
+}
+
 async function startConsole() {
   // loaded on demand: participants never download the console
   const { ConsoleView } = await import("./views/console/index.js");
@@ -168,6 +203,11 @@ async function main() {
     return;
   }
   const check = new DeviceCheck($("#view-devices"));
+  const route = /^#\/e\/([^/?#&]+)\/([^/?#&]+)\/?$/.exec(location.hash);
+  if (route) {
+    await eventPage(decodeURIComponent(route[1]), decodeURIComponent(route[2]), check);
+    return;
+  }
   const params = new URLSearchParams(location.hash.slice(1));
   const token = tokenFrom(location.hash.slice(1));
   const [org, event, ticket] = [params.get("org"), params.get("event"), params.get("ticket")];
