@@ -14,7 +14,6 @@ local participants on the new node.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Final, Protocol
@@ -29,6 +28,7 @@ from signalling.node_client import MediaNode, RemoteNode
 from signalling.node_events import CHANNEL as EVENTS_CHANNEL
 from signalling.node_events import SpaceMoved, encode_move
 from signalling.placement import NodeId, NodeRegistry, NoLiveNodeError
+from signalling.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -102,9 +102,7 @@ class PlacedNodes:
 
     async def stop(self) -> None:
         if self._watcher is not None:
-            self._watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._watcher
+            await stop_tasks([self._watcher])
             self._watcher = None
         if self._session is not None:
             await self._session.close()

@@ -26,6 +26,7 @@ from typing import Any, Final
 import redis.asyncio as aioredis
 
 from sfu.node import SfuEvent
+from signalling.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -109,9 +110,7 @@ class EventPublisher:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
             self._task = None
 
     async def _run(self) -> None:
@@ -141,9 +140,7 @@ class EventListener:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await stop_tasks([self._task])
             self._task = None
 
     async def _run(self) -> None:

@@ -21,6 +21,7 @@ from prometheus_client import Counter
 
 from control_api.revocation import CHANNEL, participant_key, ticket_key
 from signalling.gateway import Connection, Gateway
+from signalling.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +62,7 @@ class RevocationEnforcer:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
 
     async def end(self, conns: Iterable[Connection]) -> int:

@@ -36,6 +36,7 @@ from signalling.gateway import Connection, Gateway, GatewayError
 from signalling.ids import ConnectionId, EventId, ParticipantId, SpaceId
 from signalling.replica import VenueReplica, VenueUnavailableError
 from signalling.spaces import SpaceConfig
+from signalling.tasks import stop_tasks
 from signalling.venue_log import LogEntry, entry_ms
 from signalling.wire import client_message
 
@@ -203,11 +204,7 @@ class SignallingRuntime:
         ]
 
     async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(self._tasks)
         self._tasks = []
         for replica in self.replicas.values():
             await replica.stop()
