@@ -149,9 +149,10 @@ def create_app(
     )
     if sweep_interval_s is not None:
         app.cleanup_ctx.append(_sweeper(app[SERVICES].ticketing, sweep_interval_s))
+    # the router tries the routes under /orgs one by one in this order: the busiest first
+    http_tickets.add_routes(app)
     http_accounts.add_routes(app)
     http_venue.add_routes(app)
-    http_tickets.add_routes(app)
     http_tokens.add_routes(app)
     http_attendance.add_routes(app)
     if analytics is not None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from control_api.problems import ApiError
@@ -21,8 +21,7 @@ def parse_ms(value: str) -> int:
 
 def format_ms(value_ms: int) -> str:
     """``2026-05-01T09:00:00.000Z`` for a number of milliseconds since the epoch."""
-    moment = datetime.fromtimestamp(value_ms / 1000, tz=UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value_ms % 1000:03d}Z"
+    return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(value_ms // 1000)) + f"{value_ms % 1000:03d}Z"
 
 
 def check_range(starts_at: str, ends_at: str, what: str) -> None:

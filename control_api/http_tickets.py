@@ -31,6 +31,8 @@ from control_api.ticketing import (
     OrderAction,
     OrderRecord,
     OrderState,
+    SaleContext,
+    StaleSaleContext,
     TicketRecord,
     TicketTypeRecord,
     ticket_state,
@@ -133,94 +135,140 @@ def _refused(error: ApiError) -> ApiError:
     return error
 
 
+async def _replay(svc: Services, org_id: OrgId, event_id: EventId, order_id: OrderId) -> web.Response:
+    earlier = await svc.ticketing.order(org_id, event_id, order_id)
+    response = json_response(await _order_created_body(svc, org_id, earlier), 201)
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _sale_of(event_raw: bytes | None, type_raw: bytes | None) -> SaleContext:
+    if event_raw is None:
+        raise ApiError(404, "not_found", "no such event")
+    if type_raw is None:
+        raise ApiError(404, "not_found", "no such ticket type")
+    return SaleContext.parse(event_raw, type_raw)
+
+
+def _check_sale(sale: SaleContext, body: dict[str, Any], now: int) -> None:
+    """Refuse what the event's state, the sales window, the per-order limit or an invite-only
+    type forbid (quota, capacity and the invite code itself are the order script's)."""
+    event, ticket_type = sale.event, sale.ticket_type
+    if EventState(event["state"]) not in ON_SALE:
+        raise ApiError(409, "event_not_on_sale", f"the event is {event['state']}")
+    if not sale.sales_open(now):
+        raise ApiError(409, "sales_closed")
+    if body["quantity"] > ticket_type["per_order_max"]:
+        raise ApiError(422, "order_limit_exceeded", f"at most {ticket_type['per_order_max']} per order")
+    if ticket_type["invite_only"] and body.get("invite_code") is None:
+        raise ApiError(403, "invite_required")
+
+
+SALE_ATTEMPTS = 5
+"""Order script calls per request at most when the event or ticket type keeps changing."""
+
+
 async def create_order(request: web.Request) -> web.Response:
+    """One Redis call for most orders: the order script checks the idempotency record, then that
+    the event and ticket type are what this process checked the sale against (cached), then
+    quota, capacity and invite, and writes. A refusal from the cache is never trusted: the
+    checks are repeated on a fresh read (which also answers a replay first)."""
     org_id, event_id = org_and_event(request)
     svc = services(request)
     key = idempotency_key(request)
     body = await read_body(request, "OrderCreate")
     fingerprint = _fingerprint(body)
-    # one round trip for everything read before the order script (the hot path of a sale)
-    context = await svc.ticketing.order_context(org_id, event_id, key, body["ticket_type_id"])
-    existing = context.existing
-    if existing is not None:
-        if existing[0] != fingerprint:
-            raise _refused(
-                ApiError(422, "idempotency_key_reused", "this Idempotency-Key was used with another body")
-            )
-        earlier = await svc.ticketing.order(org_id, event_id, existing[1])
-        response = json_response(await _order_created_body(svc, org_id, earlier), 201)
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
-    now = now_ms()
+    type_id: str = body["ticket_type_id"]
+    store = svc.ticketing
+    sale = store.cached_sale(org_id, event_id, type_id)
+    fresh = False
     try:
-        event = context.event
-        if event is None:
-            raise ApiError(404, "not_found", "no such event")
-        if EventState(event["state"]) not in ON_SALE:
-            raise ApiError(409, "event_not_on_sale", f"the event is {event['state']}")
-        ticket_type = context.ticket_type
-        if ticket_type is None:
-            raise ApiError(404, "not_found", "no such ticket type")
-        if not sales_open(ticket_type, now):
-            raise ApiError(409, "sales_closed")
-        quantity: int = body["quantity"]
-        if quantity > ticket_type["per_order_max"]:
-            raise ApiError(422, "order_limit_exceeded", f"at most {ticket_type['per_order_max']} per order")
-        invite = body.get("invite_code")
-        if ticket_type["invite_only"] and invite is None:
-            raise ApiError(403, "invite_required")
-        if invite is not None and not await svc.ticketing.invite_exists(org_id, invite):
-            raise ApiError(422, "invite_invalid")
-        order_id = OrderId(new_id("ord"))
-        total = ticket_type["price_minor"] * quantity
-        tickets: list[TicketRecord] = [
-            {
-                "id": new_id("tkt"),
-                "event_id": event_id,
-                "order_id": order_id,
-                "ticket_type_id": ticket_type["id"],
-                "participant_id": new_id("ptc"),
-                "revoked": False,
-            }
-            for _ in range(quantity)
-        ]
-        order: OrderRecord = {
-            "id": order_id,
-            "event_id": event_id,
-            "ticket_type_id": ticket_type["id"],
-            "quantity": quantity,
-            "state": (OrderState.PAID if total == 0 else OrderState.PENDING).value,
-            "total_minor": total,
-            "currency": ticket_type["currency"],
-            "created_at": format_ms(now),
-            "ticket_ids": [t["id"] for t in tickets],
-            "pay_by": None if total == 0 else format_ms(now + svc.pending_order_ttl_s * 1000),
-        }
-        placed = await svc.ticketing.place_order(
-            org_id,
-            idempotency_key=key,
-            fingerprint=fingerprint,
-            order=order,
-            tickets=tickets,
-            buyer_name=body["buyer"]["name"],
-            buyer_email=body["buyer"]["email"],
-            invite_code=invite,
-            created_ms=now,
-            pay_by_ms=None if total == 0 else now + svc.pending_order_ttl_s * 1000,
-        )
+        for _ in range(SALE_ATTEMPTS):
+            if sale is None:
+                # one round trip for the idempotency record, the event and the ticket type
+                context = await store.order_context(org_id, event_id, key, type_id)
+                if context.existing is not None:
+                    if context.existing[0] != fingerprint:
+                        raise ApiError(
+                            422, "idempotency_key_reused", "this Idempotency-Key was used with another body"
+                        )
+                    return await _replay(svc, org_id, event_id, context.existing[1])
+                sale = _sale_of(context.event_raw, context.type_raw)
+                store.remember_sale(org_id, event_id, type_id, sale)
+                fresh = True
+            now = now_ms()
+            try:
+                _check_sale(sale, body, now)
+            except ApiError:
+                if fresh:
+                    raise
+                sale = None  # the cached copy may be out of date: read it again
+                continue
+            order, tickets = _new_order(svc, event_id, sale.ticket_type, body["quantity"], now)
+            try:
+                placed = await store.place_order(
+                    org_id,
+                    idempotency_key=key,
+                    fingerprint=fingerprint,
+                    order=order,
+                    tickets=tickets,
+                    buyer_name=body["buyer"]["name"],
+                    buyer_email=body["buyer"]["email"],
+                    invite_code=body.get("invite_code"),
+                    created_ms=now,
+                    pay_by_ms=None if order["pay_by"] is None else now + svc.pending_order_ttl_s * 1000,
+                    expected=sale,
+                )
+            except StaleSaleContext as stale:
+                store.remember_sale(org_id, event_id, type_id, None)
+                sale = _sale_of(stale.event_raw, stale.type_raw)
+                store.remember_sale(org_id, event_id, type_id, sale)
+                fresh = True
+                continue
+            break
+        else:
+            raise ApiError(409, "conflict", "the event or ticket type kept changing; try again")
     except ApiError as exc:
         raise _refused(exc) from None
     if placed.replayed:
-        order = await svc.ticketing.order(org_id, event_id, placed.order_id)
-        response = json_response(await _order_created_body(svc, org_id, order), 201)
-        response.headers["Idempotent-Replayed"] = "true"
-        return response
+        return await _replay(svc, org_id, event_id, placed.order_id)
     metrics.ORDERS_CREATED.inc()
     if order["state"] == OrderState.PAID.value:
-        metrics.TICKETS_SOLD.inc(quantity)
+        metrics.TICKETS_SOLD.inc(order["quantity"])
     # just written by the script: the buyer is the request's (no need to read it back)
     codes = [{"id": t["id"], "code": make_code(svc.secret_key, org_id, TicketId(t["id"]))} for t in tickets]
     return json_response({"order": {**order, "buyer": dict(body["buyer"])}, "tickets": codes}, 201)
+
+
+def _new_order(
+    svc: Services, event_id: EventId, ticket_type: TicketTypeRecord, quantity: int, now: int
+) -> tuple[OrderRecord, list[TicketRecord]]:
+    order_id = OrderId(new_id("ord"))
+    total = ticket_type["price_minor"] * quantity
+    tickets: list[TicketRecord] = [
+        {
+            "id": new_id("tkt"),
+            "event_id": event_id,
+            "order_id": order_id,
+            "ticket_type_id": ticket_type["id"],
+            "participant_id": new_id("ptc"),
+            "revoked": False,
+        }
+        for _ in range(quantity)
+    ]
+    order: OrderRecord = {
+        "id": order_id,
+        "event_id": event_id,
+        "ticket_type_id": ticket_type["id"],
+        "quantity": quantity,
+        "state": (OrderState.PAID if total == 0 else OrderState.PENDING).value,
+        "total_minor": total,
+        "currency": ticket_type["currency"],
+        "created_at": format_ms(now),
+        "ticket_ids": [t["id"] for t in tickets],
+        "pay_by": None if total == 0 else format_ms(now + svc.pending_order_ttl_s * 1000),
+    }
+    return order, tickets
 
 
 async def _order_view(svc: Services, org_id: OrgId, order: OrderRecord) -> dict[str, Any]:

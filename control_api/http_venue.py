@@ -181,7 +181,9 @@ async def public_event(request: web.Request) -> web.Response:
     if state in ON_SALE:
         now = now_ms()
         event_full = await svc.ticketing.event_sold(org_id, event_id) >= event["capacity"]
-        for record in await svc.ticketing.ticket_types(org_id, event_id):
+        on_offer = await svc.ticketing.ticket_types(org_id, event_id)
+        on_offer.sort(key=lambda r: (r["price_minor"], r["name"], r["id"]))  # cheapest first
+        for record in on_offer:
             if not sales_open(record, now):
                 continue
             quota, sold = await svc.ticketing.inventory(org_id, record["id"])

@@ -14,21 +14,24 @@ Layout, all in the organisation's hash slot (one Lua script may touch any of the
 - ``revoked:ticket:<id>``, ``revoked:participant:<id>`` — see :mod:`control_api.revocation`
 
 :data:`_PLACE_ORDER` is the only writer of ``sold`` upwards: it checks the idempotency record,
-the invite, the ticket type's quota and the event's capacity (``event:<id>:capacity``, see
+that the event and ticket type are still stored byte for byte as the caller checked the sale
+against (:class:`SaleContext`, else :class:`StaleSaleContext` and nothing is written), the
+invite, the ticket type's quota and the event's capacity (``event:<id>:capacity``, see
 :func:`control_api.store.event_capacity_key`) and writes everything in one atomic step, so
-neither a quota nor an event is ever oversold whatever the concurrency.
+neither a quota nor an event is ever oversold whatever the concurrency, and no order is made
+from an outdated copy of the event or ticket type.
 """
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, TypedDict
 
 import redis.asyncio as aioredis
 
-from control_api.clock import format_ms
+from control_api.clock import format_ms, parse_ms
 from control_api.ids import EventId, OrderId, OrgId, TicketId, TicketTypeId
 from control_api.problems import ApiError
 from control_api.revocation import announce, participant_key, ticket_key
@@ -129,14 +132,20 @@ def ticket_state(ticket: TicketRecord, order: OrderRecord) -> str:
 _PLACE_ORDER: Final = """
 -- KEYS: 1 idem, 2 type inventory, 3 order, 4 orders zset, 5 order pii,
 --       6 invite (the key '...:no-invite' when none), 7 pending zset, 8 event capacity,
---       9.. tickets
+--       9 event, 10 event's ticket types, 11.. tickets
 -- ARGV: 1 fingerprint, 2 order id, 3 order json, 4 created ms, 5 quantity, 6 idem ttl s,
 --       7 buyer name, 8 buyer email, 9 ticket type id, 10 pay-by ms (0 when paid),
---       11.. one ticket json per ticket key
+--       11 check ('1': the event and ticket type must be stored as ARGV 12 and 13, '0': no check),
+--       12 event json, 13 ticket type json, 14.. one ticket json per ticket key
 local existing = redis.call('GET', KEYS[1])
 if existing then return {'replay', existing} end
+if #ARGV - 13 ~= #KEYS - 10 then return {'bad_call'} end
+if ARGV[11] == '1' then
+  local event = redis.call('GET', KEYS[9])
+  local ttype = redis.call('HGET', KEYS[10], ARGV[9])
+  if event ~= ARGV[12] or ttype ~= ARGV[13] then return {'stale', event, ttype} end
+end
 local qty = tonumber(ARGV[5])
-if #ARGV - 10 ~= #KEYS - 8 then return {'bad_call'} end
 local inv = redis.call('HMGET', KEYS[2], 'quota', 'sold')
 if not inv[1] then return {'not_found'} end
 local cap = redis.call('HMGET', KEYS[8], 'capacity', 'sold')
@@ -159,7 +168,7 @@ redis.call('SET', KEYS[3], ARGV[3])
 redis.call('ZADD', KEYS[4], ARGV[4], ARGV[2])
 redis.call('HSET', KEYS[5], 'name', ARGV[7], 'email', ARGV[8])
 if tonumber(ARGV[10]) > 0 then redis.call('ZADD', KEYS[7], ARGV[10], ARGV[2]) end
-for i = 9, #KEYS do redis.call('SET', KEYS[i], ARGV[11 + i - 9]) end
+for i = 11, #KEYS do redis.call('SET', KEYS[i], ARGV[14 + i - 11]) end
 redis.call('SET', KEYS[1], ARGV[1] .. '|' .. ARGV[2], 'EX', tonumber(ARGV[6]))
 return {'created', ARGV[2]}
 """
@@ -214,11 +223,69 @@ class PlacedOrder:
 
 @dataclass(frozen=True, slots=True)
 class OrderContext:
-    """See :meth:`TicketingStore.order_context`; ``None`` where the record does not exist."""
+    """See :meth:`TicketingStore.order_context`: the idempotency record, the event JSON and the
+    ticket type JSON as stored; ``None`` where the record does not exist."""
 
     existing: tuple[str, OrderId] | None
-    event: dict[str, Any] | None
-    ticket_type: TicketTypeRecord | None
+    event_raw: bytes | None
+    type_raw: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class SaleContext:
+    """The event and ticket type a sale is checked against: the JSON exactly as stored (the
+    order script compares it byte for byte with what is stored when it runs) and parsed."""
+
+    event_raw: bytes
+    type_raw: bytes
+    event: dict[str, Any]
+    ticket_type: TicketTypeRecord
+    _sales_start_ms: int = field(repr=False)
+    _sales_end_ms: int = field(repr=False)
+
+    @classmethod
+    def parse(cls, event_raw: bytes | str, type_raw: bytes | str) -> SaleContext:
+        event_bytes = _as_bytes(event_raw)
+        type_bytes = _as_bytes(type_raw)
+        ticket_type: TicketTypeRecord = loads(type_bytes)
+        return cls(
+            event_bytes,
+            type_bytes,
+            loads(event_bytes),
+            ticket_type,
+            parse_ms(ticket_type["sales_start"]),
+            parse_ms(ticket_type["sales_end"]),
+        )
+
+    def sales_open(self, now_ms: int) -> bool:
+        """The sales window is ``[sales_start, sales_end)``."""
+        return self._sales_start_ms <= now_ms < self._sales_end_ms
+
+
+class StaleSaleContext(Exception):
+    """The order script found the event or ticket type changed since the caller read them and
+    wrote nothing; carries what is stored now (``None`` where it no longer exists)."""
+
+    def __init__(self, event_raw: bytes | None, type_raw: bytes | None) -> None:
+        super().__init__("the event or ticket type changed")
+        self.event_raw = event_raw
+        self.type_raw = type_raw
+
+
+def _as_bytes(raw: bytes | str) -> bytes:
+    return raw.encode() if isinstance(raw, str) else raw
+
+
+def _optional_bytes(raw: object) -> bytes | None:
+    if raw is None:
+        return None
+    if isinstance(raw, bytes):
+        return raw
+    return str(raw).encode()
+
+
+SALE_CACHE_SIZE: Final = 1024
+"""Sale contexts one process keeps at most (the oldest is dropped first)."""
 
 
 def invite_key(org_id: OrgId, code: str) -> str:
@@ -233,6 +300,24 @@ class TicketingStore:
         self._set_quota = redis.register_script(_SET_QUOTA)
         self._check_in = redis.register_script(_CHECK_IN)
         self._context = redis.register_script(_ORDER_CONTEXT)
+        self._sales: dict[tuple[str, str, str], SaleContext] = {}
+
+    # the per-process copy of what sales were last checked against (see docs/control-api-design.md)
+
+    def cached_sale(self, org_id: OrgId, event_id: EventId, type_id: str) -> SaleContext | None:
+        """The event and ticket type this process last read for a sale; may be out of date (the
+        order script notices, see :meth:`place_order`)."""
+        return self._sales.get((org_id, event_id, type_id))
+
+    def remember_sale(self, org_id: OrgId, event_id: EventId, type_id: str, sale: SaleContext | None) -> None:
+        """Keep ``sale`` as the copy for this ticket type (``None`` forgets it)."""
+        key = (org_id, event_id, type_id)
+        self._sales.pop(key, None)
+        if sale is None:
+            return
+        self._sales[key] = sale
+        if len(self._sales) > SALE_CACHE_SIZE:
+            del self._sales[next(iter(self._sales))]
 
     # ticket types
 
@@ -284,9 +369,6 @@ class TicketingStore:
             mapping={"ticket_type_id": type_id, "event_id": event_id, "max_uses": max_uses, "uses": 0},
         )
 
-    async def invite_exists(self, org_id: OrgId, code: str) -> bool:
-        return bool(await self._redis.exists(invite_key(org_id, code)))
-
     # orders
 
     async def idempotency_record(
@@ -315,11 +397,7 @@ class TicketingStore:
         if idem is not None:
             fingerprint, _, order_id = idem.partition("|")
             existing = (fingerprint, OrderId(order_id))
-        return OrderContext(
-            existing,
-            None if event_raw is None else loads(event_raw),
-            None if type_raw is None else loads(type_raw),
-        )
+        return OrderContext(existing, _optional_bytes(event_raw), _optional_bytes(type_raw))
 
     async def place_order(
         self,
@@ -334,8 +412,14 @@ class TicketingStore:
         invite_code: str | None,
         created_ms: int,
         pay_by_ms: int | None,
+        expected: SaleContext | None = None,
     ) -> PlacedOrder:
-        """Reserve quota and write the order atomically; refusals raise :class:`ApiError`."""
+        """Reserve quota and write the order atomically; refusals raise :class:`ApiError`.
+
+        With ``expected``, the order is written only if the event and ticket type are still
+        stored exactly as in it; otherwise nothing is written and :class:`StaleSaleContext`
+        carries what is stored now. A replay of the idempotency key is answered before that.
+        """
         event_id = order["event_id"]
         keys = [
             org_key(org_id, "idem", event_id, idempotency_key),
@@ -346,6 +430,8 @@ class TicketingStore:
             invite_key(org_id, invite_code) if invite_code else org_key(org_id, "no-invite"),
             org_key(org_id, "pending-orders"),
             event_capacity_key(org_id, event_id),
+            event_key(org_id, event_id),
+            org_key(org_id, "event", event_id, "ticket-types"),
             *(org_key(org_id, "ticket", t["id"]) for t in tickets),
         ]
         args: list[str | bytes | int] = [
@@ -359,6 +445,9 @@ class TicketingStore:
             buyer_email,
             order["ticket_type_id"],
             pay_by_ms or 0,
+            "0" if expected is None else "1",
+            b"" if expected is None else expected.event_raw,
+            b"" if expected is None else expected.type_raw,
             *(dumps(t) for t in tickets),
         ]
         result = await self._place(keys=keys, args=args)
@@ -372,6 +461,8 @@ class TicketingStore:
             else:
                 await self._redis.sadd(buyer_orgs_key(buyer_email), org_id)
             return PlacedOrder(OrderId(order["id"]), replayed=False)
+        if outcome == "stale":
+            raise StaleSaleContext(_optional_bytes(result[1]), _optional_bytes(result[2]))
         if outcome == "replay":
             stored_fingerprint, _, order_id = (text(result[1]) or "").partition("|")
             if stored_fingerprint != fingerprint:

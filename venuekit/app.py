@@ -21,6 +21,7 @@ from aiohttp import web
 from venuekit import observability
 from venuekit.edge import install_edge
 from venuekit.redis_child import PrivateRedis
+from venuekit.redis_pool import FastBlockingPool
 from venuekit.settings import Settings, SettingsError
 from venuekit.sfu_role import install_sfu
 from web import STATIC_DIR
@@ -92,8 +93,9 @@ def build_app(
     app[SETTINGS_KEY] = settings
     # Created now (it connects lazily) so every component gets the same client; closed last.
     # A blocking pool: a burst waits for a free connection instead of failing (the venue log
-    # and chat fan-out each hold a connection in a blocking read).
-    pool = aioredis.BlockingConnectionPool.from_url(
+    # and chat fan-out each hold a connection in a blocking read); an idle connection is
+    # handed out without the wait's lock and timer (venuekit/redis_pool.py).
+    pool = FastBlockingPool.from_url(
         redis_url, max_connections=512, timeout=5, socket_connect_timeout=2, health_check_interval=10
     )
     redis = aioredis.Redis(connection_pool=pool)

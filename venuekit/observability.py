@@ -11,7 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
@@ -43,6 +43,10 @@ def _route_name(request: web.Request) -> str:
 
 
 def metrics_middleware(role: str) -> Middleware:
+    # bounded: routes are the application's (unmatched paths share one name), statuses few
+    requests: dict[tuple[str, int], Any] = {}
+    latencies: dict[str, Any] = {}
+
     @web.middleware
     async def middleware(
         request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -58,8 +62,14 @@ def metrics_middleware(role: str) -> Middleware:
             raise
         finally:
             route = _route_name(request)
-            HTTP_REQUESTS.labels(role, route, str(status)).inc()
-            HTTP_LATENCY.labels(role, route).observe(time.perf_counter() - started)
+            counted = requests.get((route, status))
+            if counted is None:  # labels() locks and checks every call: keep the children
+                counted = requests[(route, status)] = HTTP_REQUESTS.labels(role, route, str(status))
+            counted.inc()
+            timed = latencies.get(route)
+            if timed is None:
+                timed = latencies[route] = HTTP_LATENCY.labels(role, route)
+            timed.observe(time.perf_counter() - started)
 
     return middleware
 

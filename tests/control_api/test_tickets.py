@@ -5,15 +5,16 @@ from __future__ import annotations
 import asyncio
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 import redis.asyncio as aioredis
+from aiohttp.test_utils import TestServer
 
 from control_api.ids import OrgId, new_id
 from control_api.problems import ApiError
 from control_api.ticketing import OrderRecord, TicketingStore
-from tests.control_api.conftest import ClientFactory, Org
+from tests.control_api.conftest import ClientFactory, Org, build_root, clients_of, make_org
 from tests.control_api.support import Api
 from tests.control_api.test_venue import create_event
 
@@ -349,3 +350,89 @@ async def test_concurrent_orders_of_several_types_never_exceed_capacity(
     assert 49 <= sold <= 50  # the last order may need two places when one is left
     listed = await org.api.get(shop.base + "/orders", expect=200)
     assert sum(o["quantity"] for o in listed.body["items"]) == sold
+
+
+async def test_an_instance_never_sells_from_an_outdated_copy_of_the_event_or_ticket_type(
+    org: Org, redis_client: aioredis.Redis
+) -> None:
+    """Each process keeps the event and ticket type it last checked a sale against; the order
+    script writes only if they are still stored so. A second API instance (its own copy) sees
+    every change made through the first at once: closed windows, new limits, ended events, and
+    (the other way) a window opened again after it had cached the closed one."""
+    shop_server = org.api.client.server
+    other = TestServer(build_root(redis_client), host="127.0.0.1")
+    await other.start_server()
+    try:
+        async with clients_of(other) as other_client:
+            event = await create_event(org)
+            base = f"/orgs/{org.id}/events/{event['id']}"
+            await org.api.post(base + "/publish", expect=200)
+            shop = Shop(org, event["id"], base, await other_client())
+            assert shop.public.client.server is not shop_server
+            tt = await shop.ticket_type(per_order_max=3)
+            assert (await shop.order(tt["id"], 3)).status == 201  # the other instance caches it
+            past = {"sales_start": "2020-01-01T00:00:00Z", "sales_end": "2021-01-01T00:00:00Z"}
+            await org.api.patch(base + f"/ticket-types/{tt['id']}", past, expect=200)
+            assert (await shop.order(tt["id"])).code == "sales_closed"
+            reopen = {"sales_start": "2020-01-01T00:00:00Z", "sales_end": "2099-01-01T00:00:00Z"}
+            await org.api.patch(
+                base + f"/ticket-types/{tt['id']}", {**reopen, "per_order_max": 1}, expect=200
+            )
+            assert (await shop.order(tt["id"], 2)).code == "order_limit_exceeded"
+            assert (await shop.order(tt["id"], 1)).status == 201
+            await org.api.post(base + "/start", expect=200)
+            await org.api.post(base + "/end", expect=200)
+            assert (await shop.order(tt["id"], 1)).code == "event_not_on_sale"
+            types = await org.api.get(base + "/ticket-types", expect=200)
+            assert types.body["items"][0]["sold"] == 4
+    finally:
+        await other.close()
+
+
+async def test_a_retry_replays_even_after_the_sale_closed(org: Org, new_client: ClientFactory) -> None:
+    shop = await open_shop(org, new_client)
+    tt = await shop.ticket_type()
+    first = await shop.order(tt["id"], key="retry-after-close-01")
+    past = {"sales_start": "2020-01-01T00:00:00Z", "sales_end": "2021-01-01T00:00:00Z"}
+    await org.api.patch(shop.base + f"/ticket-types/{tt['id']}", past, expect=200)
+    again = await shop.order(tt["id"], key="retry-after-close-01")
+    assert again.status == 201, again
+    assert again.body["order"]["id"] == first.body["order"]["id"]
+    assert (await shop.order(tt["id"])).code == "sales_closed"
+
+
+class CountingConnection(aioredis.Connection):
+    """Records the name of every command the API sends (a pipeline would bypass this; the order
+    path uses none)."""
+
+    sent: ClassVar[list[str]] = []
+
+    async def send_command(self, *args: Any, **kwargs: Any) -> None:
+        CountingConnection.sent.append(str(args[0]).upper())
+        await super().send_command(*args, **kwargs)
+
+
+async def test_an_order_costs_one_redis_call_when_refused_and_two_when_made(redis_url: str) -> None:
+    """The hot path's shape (docs/control-api-design.md, "The order path"): with the event and
+    ticket type known to the process, one order script call, plus the buyer index for a new
+    order."""
+    pool = aioredis.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+    counted = aioredis.Redis(connection_pool=pool)
+    await counted.flushall()
+    srv = TestServer(build_root(counted), host="127.0.0.1")
+    await srv.start_server()
+    try:
+        async with clients_of(srv) as make:
+            shop = await open_shop(await make_org(make), make)
+            tt = await shop.ticket_type(quota=2)
+            assert (await shop.order(tt["id"])).status == 201  # the process reads and keeps the sale
+            CountingConnection.sent.clear()
+            assert (await shop.order(tt["id"])).status == 201
+            assert sorted(CountingConnection.sent) == ["EVALSHA", "SADD"]
+            CountingConnection.sent.clear()
+            assert (await shop.order(tt["id"])).code == "sold_out"
+            assert CountingConnection.sent == ["EVALSHA"]
+    finally:
+        await srv.close()
+        await counted.aclose()
+        await pool.aclose()
