@@ -43,7 +43,12 @@ async def test_live_figures_count_people_once_and_their_engagement(dev: Role) ->
                 async with owner.get(f"{venue.event_base}/engagement") as resp:
                     assert resp.status == 200
                     body = await resp.json()
-                if body["engagement"]["hands_raised"] == 1 and body["engagement"]["chat_messages"] == 1:
+                settled = body["freshness"]["lag_entries"] == 0  # the worker folded everything sent
+                if (
+                    settled
+                    and body["engagement"]["hands_raised"] == 1
+                    and body["engagement"]["chat_messages"] == 1
+                ):
                     break
                 await asyncio.sleep(0.1)
             assert body["unique_participants"] == 2
