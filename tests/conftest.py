@@ -41,6 +41,8 @@ async def redis_client(redis_server: RedisServer) -> AsyncIterator[aioredis.Redi
 def dev(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
     """A real ``venuekit dev`` process (with its private Redis), one per test module."""
     role = Role("dev", Path(tmp_path_factory.mktemp("dev")))
-    role.wait_ready()
-    yield role
-    role.stop()
+    try:  # a failed start must not leave the process running after the suite
+        role.wait_ready()
+        yield role
+    finally:
+        role.stop()

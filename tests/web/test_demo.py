@@ -18,10 +18,12 @@ pytestmark = [pytest.mark.browser, pytest.mark.slow]
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
     role = Role("dev", Path(tmp_path_factory.mktemp("demo")), extra_args=["--demo"])
-    role.wait_ready()
-    assert wait_until(lambda: "attendee Linus" in role.output(), timeout_s=30), role.output()
-    yield role
-    role.stop()
+    try:  # a failed start must not leave the process running after the suite
+        role.wait_ready()
+        assert wait_until(lambda: "attendee Linus" in role.output(), timeout_s=30), role.output()
+        yield role
+    finally:
+        role.stop()
 
 
 def _page(browser: Browser, url: str) -> Page:
