@@ -144,8 +144,10 @@ class LeanClient:
         """Vanish without a goodbye, as a network drop does."""
         if self._ws is not None:
             conn = self._ws._conn  # aiohttp keeps the TCP connection here; abort() sends no FIN
-            if conn is not None and conn.transport is not None:
-                conn.transport.abort()
+            if conn is not None:
+                if conn.transport is not None:
+                    conn.transport.abort()
+                conn.close()  # and hand it back to the connector, or it warns when collected
         await self._stop_reader()
 
     async def _stop_reader(self) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,9 +14,10 @@ from signalling.media_nodes import PlacedNodes
 from signalling.node_client import RemoteNode
 from signalling.node_events import CHANNEL, EventListener, EventPublisher, SpaceMoved, decode
 from signalling.placement import NodeId, NodeRegistry
+from signalling.tasks import stop_tasks
 
 SECRET = "n" * 40
-TTL_MS = 400
+TTL_MS = 1000  # longer than a stall of a busy CI machine
 
 
 class Instance:
@@ -99,24 +99,22 @@ async def test_instances_agree_and_both_follow_a_move(
         host = a.placed.node_id_of("ev/hall")
         assert host is not None and b.placed.node_id_of("ev/hall") == host
 
-        beats[host].cancel()  # that node stops beating: its key lapses, the watcher moves the space
+        # that node stops beating: its key lapses, the watcher moves the space
+        await stop_tasks([beats[host]])
         await _until(lambda: a.moved == ["ev/hall"] and b.moved == ["ev/hall"])
         survivor = "n2" if host == "n1" else "n1"
         assert (await a.placed.node_for("ev/hall")).url == f"http://127.0.0.1:{survivor[1]}"  # type: ignore[attr-defined]
         assert b.placed.node_id_of("ev/hall") is None  # forgotten; read again on next use
         assert (await b.placed.node_for("ev/hall")).url == f"http://127.0.0.1:{survivor[1]}"  # type: ignore[attr-defined]
 
-        beats[survivor].cancel()
+        await stop_tasks([beats[survivor]])
         await asyncio.sleep(TTL_MS / 1000 + 0.3)
         a.placed.forget("ev/hall")
         with pytest.raises(SfuError) as caught:
             await a.placed.node_for("ev/new")
         assert caught.value.code is SfuErrorCode.NODE_UNREACHABLE
     finally:
-        for task in beats.values():
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await stop_tasks(beats.values())
 
 
 async def test_node_events_reach_every_instance_and_garbage_is_ignored(
