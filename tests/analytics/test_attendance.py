@@ -7,20 +7,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.attendance import AnalyticsEvent, Attendance, ParticipantId, SpaceId, fold
-
-MIN = 60_000
-
-
-def ev(n: int, kind: str, at_min: float, who: str | None = None, space: str | None = None) -> AnalyticsEvent:
-    return AnalyticsEvent(
-        f"{n}-0:0",
-        kind,
-        int(at_min * MIN),
-        ParticipantId(who) if who else None,
-        SpaceId(space) if space else None,
-    )
-
+from analytics.attendance import AnalyticsEvent, Attendance, fold
+from tests.analytics.scenario import MIN, ev
 
 LOG = [
     ev(1, "arrive", 0, "ada"),

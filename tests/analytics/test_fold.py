@@ -12,19 +12,7 @@ from analytics.attendance import AnalyticsEvent, ParticipantId, SpaceId, fold, p
 from analytics.billing import bill_event
 from analytics.report import concurrency, live, participants
 from analytics.store import sum_contributions
-from tests.analytics.scenario import scenario
-
-MIN = 60_000
-
-
-def ev(n: int, kind: str, at_min: float, who: str | None = None, space: str | None = None) -> AnalyticsEvent:
-    return AnalyticsEvent(
-        f"{n}-0:0",
-        kind,
-        int(at_min * MIN),
-        ParticipantId(who) if who else None,
-        SpaceId(space) if space else None,
-    )
+from tests.analytics.scenario import MIN, ev, scenario
 
 
 @pytest.mark.parametrize("seed", range(8))

@@ -53,3 +53,14 @@ def enter_space(browser: Browser, url: str, space_id: str) -> Page:
     page.click(f"#space-list button[data-space='{space_id}']", timeout=15_000)
     page.wait_for_selector("#view-room:not([hidden])", timeout=15_000)
     return page
+
+
+def open_page(browser: Browser, url: str, viewport: dict[str, int] | None = None) -> Page:
+    """A page in a fresh context at ``url``; its uncaught script errors collect in ``page.errors``."""
+    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})  # type: ignore[arg-type]
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    page.errors = errors  # type: ignore[attr-defined]
+    return page

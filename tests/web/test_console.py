@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from loadtest.provision import Provisioned, provision, run_sync
-from tests.support.browser import screenshot_path
+from tests.support.browser import open_page, screenshot_path
 from tests.support.processes import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -40,16 +40,6 @@ def _post(url: str, body: dict[str, Any], headers: dict[str, str]) -> tuple[int,
             return refused.code, json.loads(refused.read())
 
 
-def _page(browser: Browser, url: str, viewport: dict[str, int] | None = None) -> Page:
-    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})  # type: ignore[arg-type]
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
 def _submit(page: Page, form: str, values: dict[str, str]) -> None:
     for name, value in values.items():
         selector = f"[data-form='{form}'] [name='{name}']"
@@ -67,7 +57,7 @@ def _cells(page: Page, table: str) -> list[str]:
 def test_organiser_plans_sells_and_runs_an_event_in_the_console(
     browser: Browser, dev: Role, org: Provisioned
 ) -> None:
-    olivia = _page(browser, f"{dev.base_url}/#console")
+    olivia = open_page(browser, f"{dev.base_url}/#console")
     _submit(olivia, "console-signin", {"email": org.owner_email, "password": org.password})
     olivia.wait_for_selector("[data-form='event-create']", timeout=15_000)
     assert "Hack Week" in olivia.locator("#console-events").inner_text(), "the provisioned event is listed"
@@ -142,7 +132,7 @@ def test_organiser_plans_sells_and_runs_an_event_in_the_console(
         base + "/join-tokens", {"display_name": "Ada"}, {"Authorization": f"Ticket {code}"}
     )
     assert status == 201, issued
-    ada = _page(browser, f"{dev.base_url}/#token={issued['token']}")
+    ada = open_page(browser, f"{dev.base_url}/#token={issued['token']}")
     ada.wait_for_function("window.venuekit && window.venuekit.deviceCheck.ready", timeout=15_000)
     ada.click(f"#space-list button[data-space='{hallway}']", timeout=15_000)
     ada.wait_for_selector("#view-room:not([hidden])", timeout=15_000)
@@ -193,7 +183,7 @@ def test_organiser_plans_sells_and_runs_an_event_in_the_console(
 
 
 def test_console_fits_a_phone(browser: Browser, dev: Role, org: Provisioned) -> None:
-    page = _page(browser, f"{dev.base_url}/#console", {"width": 390, "height": 844})
+    page = open_page(browser, f"{dev.base_url}/#console", {"width": 390, "height": 844})
     _submit(page, "console-signin", {"email": org.owner_email, "password": org.password})
     page.wait_for_selector("#console-events button", timeout=15_000)
     page.locator("#console-events button").first.click()

@@ -7,12 +7,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser
 
-from tests.support.browser import screenshot_path
+from tests.support.browser import open_page, screenshot_path
 from tests.support.processes import Role, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
+DEMO_VIEWPORT = {"width": 1280, "height": 800}
 
 
 @pytest.fixture(scope="module")
@@ -26,22 +27,13 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Role]:
         role.stop()
 
 
-def _page(browser: Browser, url: str) -> Page:
-    page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
 def test_demo_prints_working_links_for_attendees_and_the_organiser(browser: Browser, demo: Role) -> None:
     out = demo.output()
     ada_url = re.search(r"attendee Ada \(team Rocket\): (\S+)", out)
     organiser = re.search(r"organiser Olivia: (\S+)\n\s+sign in as (\S+) / (\S+)", out)
     assert ada_url and organiser, out
 
-    ada = _page(browser, ada_url.group(1))
+    ada = open_page(browser, ada_url.group(1), DEMO_VIEWPORT)
     # the consent step comes first: terms are required, analytics is left unticked (declined)
     ada.wait_for_selector("#view-consent", timeout=20_000)
     assert ada.locator("#consent-submit").is_disabled()
@@ -58,7 +50,7 @@ def test_demo_prints_working_links_for_attendees_and_the_organiser(browser: Brow
     assert {"Main stage", "Networking", "Workshop", "Rocket"} <= set(titles), titles
     ada.screenshot(path=screenshot_path("lobby-attendee"))
 
-    olivia = _page(browser, organiser.group(1))
+    olivia = open_page(browser, organiser.group(1), DEMO_VIEWPORT)
     olivia.wait_for_selector("#signin-form")
     olivia.fill("#signin-email", organiser.group(2))
     olivia.fill("#signin-password", "not the password")
@@ -82,7 +74,7 @@ def test_demo_prints_working_links_for_attendees_and_the_organiser(browser: Brow
     # the printed event page shows the demo's agenda and offers a free ticket to newcomers
     event_url = re.search(r"event page \(redeem a ticket code, or get a free ticket\): (\S+)", out)
     assert event_url, out
-    newcomer = _page(browser, event_url.group(1))
+    newcomer = open_page(browser, event_url.group(1), DEMO_VIEWPORT)
     newcomer.wait_for_selector("#event-agenda .agenda-item", timeout=20_000)
     assert newcomer.locator("#event-title").inner_text() == "Hack Week"
     assert newcomer.locator("#event-agenda .agenda-title").all_inner_texts() == [

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, Page
 
 from loadtest.provision import EVENT, Provisioned, cookie_session, expect, provision, run_sync
-from tests.support.browser import screenshot_path
+from tests.support.browser import open_page, screenshot_path
 from tests.support.processes import Role
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
@@ -106,16 +106,6 @@ def venue(dev: Role) -> Venue:
     return Venue(provisioned, invite, draft, full)
 
 
-def _page(browser: Browser, url: str, viewport: dict[str, int] | None = None) -> Page:
-    context = browser.new_context(viewport=viewport or {"width": 1280, "height": 900})  # type: ignore[arg-type]
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(url)
-    page.errors = errors  # type: ignore[attr-defined]
-    return page
-
-
 def _consent(page: Page) -> None:
     page.wait_for_selector("#view-consent", timeout=15_000)
     page.check("#consent-terms")
@@ -134,7 +124,7 @@ def _in_lobby_with_agenda(page: Page) -> None:
 def test_attendee_redeems_a_ticket_code_on_the_event_page_and_sees_the_agenda_in_the_lobby(
     browser: Browser, dev: Role, venue: Venue
 ) -> None:
-    ada = _page(browser, venue.page_url(dev.base_url))
+    ada = open_page(browser, venue.page_url(dev.base_url))
     ada.wait_for_selector("#event-agenda .agenda-item", timeout=15_000)
     assert ada.locator("#event-title").inner_text() == "Hack Week"
     assert ada.locator("#event-description").inner_text() == EVENT["description"]
@@ -173,7 +163,7 @@ def test_attendee_redeems_a_ticket_code_on_the_event_page_and_sees_the_agenda_in
 
 
 def test_invite_code_and_free_ticket_lead_into_the_lobby(browser: Browser, dev: Role, venue: Venue) -> None:
-    grace = _page(browser, venue.page_url(dev.base_url))
+    grace = open_page(browser, venue.page_url(dev.base_url))
     grace.wait_for_selector("#invite-form", timeout=15_000)
     grace.fill("#invite-code", "wrong-invite")
     grace.fill("#invite-name", "Grace")
@@ -192,7 +182,7 @@ def test_invite_code_and_free_ticket_lead_into_the_lobby(browser: Browser, dev: 
     grace.context.close()
 
     # a phone-sized screen: the free ticket, nothing wider than the screen
-    linus = _page(browser, venue.page_url(dev.base_url), {"width": 390, "height": 844})
+    linus = open_page(browser, venue.page_url(dev.base_url), {"width": 390, "height": 844})
     linus.wait_for_selector("#free-form", timeout=15_000)
     assert linus.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
     linus.fill("#free-name", "Linus")
@@ -211,7 +201,7 @@ def test_invite_code_and_free_ticket_lead_into_the_lobby(browser: Browser, dev: 
 def test_a_draft_cannot_be_found_and_a_sold_out_event_says_so(
     browser: Browser, dev: Role, venue: Venue
 ) -> None:
-    page = _page(browser, venue.page_url(dev.base_url, venue.draft_event_id))
+    page = open_page(browser, venue.page_url(dev.base_url, venue.draft_event_id))
     page.wait_for_selector("#event-missing", timeout=15_000)
     assert page.locator("#event-title").inner_text() == "Event not found"
     assert "cannot find this event" in page.locator("#event-missing").inner_text()
@@ -220,7 +210,7 @@ def test_a_draft_cannot_be_found_and_a_sold_out_event_says_so(
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
 
-    page = _page(browser, venue.page_url(dev.base_url, venue.sold_out_event_id))
+    page = open_page(browser, venue.page_url(dev.base_url, venue.sold_out_event_id))
     page.wait_for_selector("#free-form", timeout=15_000)
     assert page.locator("#event-title").inner_text() == "Tiny meetup"
     sold_out = page.locator("#free-form button[type='submit']")
