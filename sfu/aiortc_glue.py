@@ -55,6 +55,7 @@ from aiortc.rtp import AnyRtcpPacket, RtcpByePacket, RtcpPacket, RtpPacket
 
 from sfu import metrics
 from sfu.codecs import Codec, make_codec
+from sfu.fastpath import NativeTarget
 from sfu.forwarder import DownstreamParams
 
 log = logging.getLogger(__name__)
@@ -260,6 +261,9 @@ PYLIBSRTP_VERSION: Final = "1.0.0"
 _srtp_binding: Any = importlib.import_module("pylibsrtp._binding")  # compiled (cffi), no stubs
 _srtp_ffi: Any = _srtp_binding.ffi
 _srtp_lib: Any = _srtp_binding.lib
+# libsrtp's srtp_protect(srtp_t, void *, int *) as a C function pointer, for sfu._native
+_SRTP_PROTECT: Any = _srtp_binding.lib.srtp_protect
+_SRTP_PROTECT_TYPE: Final = "<ctype 'srtp_err_status_t(*)(struct srtp_ctx_t_ *, void *, int *)'>"
 
 
 class LeanProtect:
@@ -303,6 +307,18 @@ class LeanProtect:
         return result
 
 
+def native_target(fd: int, address: tuple[str, int] | Any, session: pylibsrtp.Session) -> NativeTarget:
+    """Send on socket ``fd`` to ``address`` (numeric host, port), protected by ``session``."""
+    return NativeTarget(
+        fd=fd,
+        host=address[0],
+        port=address[1],
+        srtp_ctx=int(_srtp_ffi.cast("uintptr_t", session._srtp[0])),
+        protect=int(_srtp_ffi.cast("uintptr_t", _SRTP_PROTECT)),
+        owner=session,
+    )
+
+
 class DirectRtpSender:
     """Sends RTP synchronously: SRTP-protect, then ``sendto`` on the nominated ICE pair's socket.
 
@@ -313,13 +329,14 @@ class DirectRtpSender:
     DTLS is up. The DTLS transport's own packet counters (its ``getStats``) do not count these.
     """
 
-    __slots__ = ("_addr", "_dtls", "_protect", "_sendto", "_transport_of")
+    __slots__ = ("_addr", "_datagram", "_dtls", "_protect", "_sendto", "_transport_of")
 
     def __init__(self, transport_of: Callable[[], RTCDtlsTransport]) -> None:
         self._transport_of = transport_of
         self._dtls: RTCDtlsTransport | None = None
         self._protect: Callable[[bytes], bytes] | None = None
         self._sendto: Callable[[bytes, Any], None] | None = None
+        self._datagram: Any = None
         self._addr: Any = None
 
     def __call__(self, data: bytes) -> bool:
@@ -332,8 +349,32 @@ class DirectRtpSender:
         self._sendto(self._protect(data), self._addr)
         return True
 
+    def connected(self) -> bool:
+        """Packets can be sent now: the transport is connected (what C sends on stays valid)."""
+        dtls = self._dtls
+        if dtls is not None and dtls._state is _DTLS_CONNECTED and not self._datagram.is_closing():
+            return True
+        return self._resolve()
+
+    def native_target(self) -> NativeTarget | None:
+        """The socket, address and SRTP context for the C fan-out; ``None`` while not connected.
+
+        Only with the pylibsrtp version :class:`LeanProtect` was written against: the context
+        is the session's own ``srtp_t`` and ``protect`` the address of libsrtp's
+        ``srtp_protect`` in pylibsrtp's binding.
+        """
+        if not self.connected():
+            return None
+        if pylibsrtp.__version__ != PYLIBSRTP_VERSION or self._dtls is None:
+            return None
+        session = self._dtls._tx_srtp
+        socket = self._datagram.get_extra_info("socket")
+        if session is None or socket is None:
+            return None
+        return native_target(socket.fileno(), self._addr, session)
+
     def _resolve(self) -> bool:
-        self._dtls = self._protect = self._sendto = None
+        self._dtls = self._protect = self._sendto = self._datagram = None
         dtls = self._transport_of()
         if dtls is None or dtls._state is not _DTLS_CONNECTED or dtls._tx_srtp is None:
             return False
@@ -342,6 +383,7 @@ class DirectRtpSender:
         if pair is None or datagram is None or datagram.is_closing():
             return False
         self._dtls = dtls
+        self._datagram = datagram
         self._protect = LeanProtect.of(dtls._tx_srtp)
         self._sendto = datagram.sendto
         self._addr = pair.remote_addr
@@ -576,4 +618,7 @@ def contract_violations() -> list[str]:
             found = tuple(inspect.signature(member).parameters)
             if found != params:
                 problems.append(f"{owner_name}.{attr}{found} != {params}")
+    protect_type = str(_srtp_ffi.typeof(_SRTP_PROTECT))
+    if protect_type != _SRTP_PROTECT_TYPE:  # the C fan-out calls it with this signature
+        problems.append(f"pylibsrtp srtp_protect is {protect_type}, not {_SRTP_PROTECT_TYPE}")
     return problems

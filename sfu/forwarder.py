@@ -33,7 +33,7 @@ import struct
 import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
 from aiortc.rtp import (
     RTCP_PSFB_APP,
@@ -56,8 +56,8 @@ from aiortc.rtp import (
 
 from sfu import metrics
 from sfu.codecs import Codec, PayloadTypeMap, map_payload_types
-from sfu.keyframe import KeyframeRequestThrottle, is_keyframe_start, needs_keyframe
-from sfu.munger import RtpMunger
+from sfu.fastpath import Lane, NativeTarget, arm, fan_out, new_lane, new_munger
+from sfu.keyframe import START_MIN_INTERVAL_S, KeyframeRequestThrottle, is_keyframe_start, needs_keyframe
 from sfu.nack import NackTracker, lost_sequence_numbers
 from sfu.packet_cache import DEFAULT_AUDIO_CAPACITY, DEFAULT_VIDEO_CAPACITY, PacketCache
 from sfu.rtcp_stats import ReceiveStats, SendStats
@@ -102,6 +102,13 @@ class DownstreamParams:
     cname: str | None
     codecs: tuple[Codec, ...]
     extensions: tuple[tuple[str, int], ...]  # (uri, id)
+
+
+class NativeWire(Protocol):
+    """A subscriber's wire as the C fan-out needs it (``sfu.aiortc_glue.DirectRtpSender``)."""
+
+    def native_target(self) -> NativeTarget | None: ...
+    def connected(self) -> bool: ...
 
 
 def pack_nack(ssrc: int, media_ssrc: int, sequence_numbers: Sequence[int]) -> bytes:
@@ -186,6 +193,9 @@ class UpTrack:
         self._m_sent_bytes = metrics.SENT_BYTES.labels(self.kind)
         self.keyframes_received = 0
         self.packets_received = 0
+        # The lanes of the last target tuple, for the C fan-out (rebuilt when the targets change).
+        self._lanes_of: Sequence[DownTrack] = ()
+        self._lanes: list[Lane] = []
 
     @property
     def is_video(self) -> bool:
@@ -246,6 +256,9 @@ class UpTrack:
         targets = self._targets()
         if not targets:
             return
+        if fan_out is not None:
+            await self._fan_out_native(targets, packet, keyframe, arrival)
+            return
         out = Outgoing(packet, self._wallclock())
         source = self.source_key
         now = self._monotonic()
@@ -270,6 +283,58 @@ class UpTrack:
                 sent_bytes += size
             elif size < 0:
                 wants_keyframe = True
+        if sent:
+            self._m_sent_pkts.inc(sent)
+            self._m_sent_bytes.inc(sent_bytes)
+        if wants_keyframe:
+            await self.keyframe_needed("subscriber_start")
+
+    async def _fan_out_native(
+        self, targets: Sequence[DownTrack], packet: RtpPacket, keyframe: bool, arrival: float
+    ) -> None:
+        """:meth:`_fan_out` with the steady-state copies sent by C in one call (``sfu._native``);
+        the others (waiting for a keyframe, paused, not yet connected) go through Python."""
+        assert fan_out is not None
+        out = Outgoing(packet, self._wallclock())
+        source = self.source_key
+        now = self._monotonic()
+        if targets is not self._lanes_of:
+            self._lanes_of = targets
+            self._lanes = [down.lane for down in targets]
+        sampled = self.packets_received % len(targets)
+        sent, sent_bytes, stale, failed, skipped, sample_time = fan_out(
+            self._lanes,
+            packet.payload_type,
+            packet.sequence_number,
+            packet.timestamp,
+            out.byte0,
+            out.marker,
+            out.csrc,
+            out.tail,
+            out.payload_size,
+            out.abs3,
+            out.toffset,
+            out.level,
+            source,
+            now,
+            out.wallclock,
+            sampled,
+        )
+        if sample_time >= 0:
+            metrics.FORWARDING_LATENCY.observe(max(0.0, sample_time - arrival))
+        if stale:
+            metrics.dropped("stale", stale)
+        if failed:
+            metrics.dropped("send_failed", failed)
+        wants_keyframe = False
+        if skipped is not None:
+            for index in skipped:
+                size = targets[index].forward_packet(out, source, keyframe, now)
+                if size > 0:
+                    sent += 1
+                    sent_bytes += size
+                elif size < 0:
+                    wants_keyframe = True
         if sent:
             self._m_sent_pkts.inc(sent)
             self._m_sent_bytes.inc(sent_bytes)
@@ -317,8 +382,13 @@ class UpTrack:
             self.throttle.defer()
 
     async def keyframe_needed(self, reason: str) -> None:
-        """Someone needs a keyframe: send a PLI now, unless throttled (then it is pending)."""
-        if self.is_video and self.throttle.request(self._monotonic()):
+        """Someone needs a keyframe: send a PLI now, unless throttled (then it is pending).
+
+        A subscriber starting (``subscriber_start``) may ask sooner after the previous request
+        (:data:`~sfu.keyframe.START_MIN_INTERVAL_S`) than a relayed PLI.
+        """
+        interval = START_MIN_INTERVAL_S if reason == "subscriber_start" else None
+        if self.is_video and self.throttle.request(self._monotonic(), interval):
             await self.send_keyframe_request(reason)
 
     async def send_keyframe_request(self, reason: str) -> None:
@@ -370,6 +440,7 @@ class DownTrack:
         ssrc: int,
         rtx_ssrc: int,
         send_rtp: SendNowFn,
+        wire: NativeWire | None = None,
         params: DownstreamParams | None = None,
         monotonic: Callable[[], float] = time.monotonic,
         wallclock: Callable[[], float] = time.time,
@@ -381,6 +452,7 @@ class DownTrack:
         self.params: DownstreamParams | None = None
         self.mid: str | None = None
         self._send = send_rtp
+        self._wire = wire
         self._monotonic = monotonic
         self._wallclock = wallclock
         self._ext_map = extension_map(())
@@ -390,36 +462,43 @@ class DownTrack:
         self._pt_map = PayloadTypeMap()
         self._pt_media: Mapping[int, int] = self._pt_map.media
         clock_rate = up.codecs[0].clock_rate if up.codecs else 90000
-        self.munger = RtpMunger(clock_rate)
+        self.munger = new_munger(clock_rate)
+        # The stream's counters and, when the C fan-out is built, its steady-state sender.
+        self.lane = new_lane(self.munger, RTX_BUDGET_SHARE, RTX_BURST_BYTES)
         self.stats = SendStats(ssrc, clock_rate)
         self.paused = False
         self.waiting_for_keyframe = False
         self.remb_bps: int | None = None
         self.last_report: RtcpReceiverInfo | None = None
-        self.packets_sent = 0
         self.retransmissions = 0
         self.retransmissions_dropped = 0
-        self._rtx_tokens = float(RTX_BURST_BYTES)
         self.closed = False
         self._m_sent_pkts = metrics.SENT_PACKETS.labels(kind)
         self._m_sent_bytes = metrics.SENT_BYTES.labels(kind)
         if params is not None:
             self.configure(params)
 
+    @property
+    def packets_sent(self) -> int:
+        """Packets forwarded to this subscriber (resends not counted)."""
+        return self.lane.packets_sent
+
     def configure(self, params: DownstreamParams) -> None:
         """The subscriber's negotiation completed (aiortc started the sender): forward from now."""
         if params.kind != self.kind or params.ssrc != self.ssrc:
             raise ValueError("parameters of another stream")
+        self.lane.disarm()
         self.params = params
         self.mid = params.mid
         self.rtx_ssrc = params.rtx_ssrc
         self._ext_map = extension_map(params.extensions)
         self._writer = HeaderWriter(self.ssrc, params.mid, params.extensions)
+        # The keyframe request comes with the first packet the subscriber can receive (see
+        # forward_packet): one sent now would bring a keyframe before its transport is up.
         self._bind(self.up)
-        if self.up.is_video:
-            self.up.defer_keyframe_request()
 
     def _bind(self, up: UpTrack) -> None:
+        self.lane.disarm()  # another payload type map: re-armed by the next packet sent
         self.up = up
         if self.params is not None:
             self.pt_map = map_payload_types(up.codecs, self.params.codecs)
@@ -449,11 +528,13 @@ class DownTrack:
         """Start a new segment at the next packet: on video, at the next keyframe."""
         self.munger.resync()
         if self.up.is_video:
+            self.lane.disarm()
             self.waiting_for_keyframe = True
             self.up.defer_keyframe_request()
 
     def pause(self) -> None:
         self.paused = True
+        self.lane.disarm()
 
     def resume(self) -> None:
         if self.paused:
@@ -494,7 +575,8 @@ class DownTrack:
                 return 0
             if self.waiting_for_keyframe:
                 if not keyframe:
-                    return -1
+                    # ask for one once the subscriber can receive it
+                    return -1 if self._wire is None or self._wire.connected() else 0
                 self.waiting_for_keyframe = False
                 self.munger.resync()
             munger = self.munger
@@ -512,20 +594,28 @@ class DownTrack:
                 metrics.dropped("not_connected")
                 return 0
             size = len(data)
-            self.packets_sent += 1
-            stats = self.stats  # SendStats.sent, inlined
-            stats.packets += 1
-            stats.octets += out.payload_size
-            if munger.newest:
-                stats.last_timestamp = ts
-                stats.last_time = out.wallclock
-            tokens = self._rtx_tokens + size * RTX_BUDGET_SHARE
-            self._rtx_tokens = tokens if tokens < RTX_BURST_BYTES else float(RTX_BURST_BYTES)
+            self.lane.sent(out.payload_size, size, ts, out.wallclock, munger.newest, True)
+            if self._wire is not None and writer.fast:
+                self._arm()
             return size
         except Exception:
             log.exception("forwarding to %s failed", self.subscriber_id)
             metrics.dropped("internal_error")
             return 0
+
+    def _arm(self) -> None:
+        """Hand this copy to the C fan-out from the next packet, when it is in its steady state."""
+        wire = self._wire
+        if self.paused or self.closed or self.waiting_for_keyframe or self.params is None or wire is None:
+            return
+        target = wire.native_target()
+        if target is not None:
+            arm(self.lane, target, self._writer.native_header, dict(self._pt_media))
+
+    def check_wire(self) -> None:
+        """Back to the Python path when the transport C sends on is no longer connected."""
+        if self.lane.armed and (self._wire is None or not self._wire.connected()):
+            self.lane.disarm()
 
     def _rewrite(
         self, packet: RtpPacket, payload_type: int, seq: int, ts: int, wallclock: float
@@ -589,7 +679,7 @@ class DownTrack:
             if cached is None or payload_type is None or ts is None:
                 metrics.RETRANSMISSION_MISSES.inc()
                 continue
-            if len(cached.payload) + RTX_HEADER_ALLOWANCE > self._rtx_tokens:
+            if len(cached.payload) + RTX_HEADER_ALLOWANCE > self.lane.rtx_tokens:
                 # Over the retransmission budget: the subscriber is already behind.
                 self.retransmissions_dropped += 1
                 metrics.RETRANSMISSIONS_DROPPED.inc()
@@ -605,10 +695,10 @@ class DownTrack:
             if not self._send(data):
                 metrics.dropped("not_connected")
                 break
-            self._rtx_tokens -= len(data)
+            self.lane.rtx_tokens -= len(data)
             sent += 1
             self.retransmissions += 1
-            self.stats.sent(len(out.payload), ts, self._wallclock(), newest=False)
+            self.lane.sent(len(out.payload), len(data), ts, self._wallclock(), False, False)
             metrics.RETRANSMISSIONS.labels(mode).inc()
             self._m_sent_pkts.inc()
             self._m_sent_bytes.inc(len(data))
@@ -618,9 +708,14 @@ class DownTrack:
         """This stream's sender report now; ``None`` before anything was sent."""
         if not self.munger.started or self.closed:
             return None
+        self.check_wire()
+        stats, lane = self.stats, self.lane
+        stats.packets, stats.octets = lane.packets, lane.octets
+        stats.last_timestamp, stats.last_time = lane.last_timestamp, lane.last_time
         upstream = self.up.rtp_time(self._monotonic())
         translated = self.munger.translate_timestamp(upstream) if upstream is not None else None
         return self.stats.sender_report(self._wallclock(), translated)
 
     def close(self) -> None:
         self.closed = True
+        self.lane.disarm()

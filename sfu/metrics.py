@@ -22,6 +22,7 @@ DropReason = Literal[
     "codec_mismatch",  # the subscriber did not negotiate this packet's codec
     "not_connected",  # the subscriber's transport is not (or no longer) connected
     "stale",  # older than the start of the subscriber's current segment
+    "send_failed",  # SRTP protect or the socket refused a copy (a full socket buffer, say)
     "internal_error",  # a bug: logged with its traceback, never raised into aiortc
 ]
 
@@ -67,7 +68,7 @@ RETRANSMISSION_MISSES: Final = Counter(
 FORWARDING_LATENCY: Final = Histogram(
     "venuekit_sfu_forwarding_latency_seconds",
     "Time from a packet's arrival in the SFU to its hand-off to a subscriber's transport",
-    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
+    buckets=(0.0001, 0.00025, 0.0005, 0.001, 0.0015, 0.002, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1),
 )
 TRACKS: Final = Gauge("venuekit_sfu_tracks", "Published tracks", ["kind"])
 SUBSCRIPTIONS: Final = Gauge("venuekit_sfu_subscriptions", "Track subscriptions (down-tracks)")

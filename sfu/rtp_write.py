@@ -75,7 +75,7 @@ class Outgoing:
 class HeaderWriter:
     """Writes one subscriber's packets: its SSRC, its extension ids, its mid."""
 
-    __slots__ = ("_abs_id", "_level_id", "_mid_element", "_toffset_id", "fast", "ssrc")
+    __slots__ = ("_abs_id", "_level_id", "_mid_element", "_toffset_id", "fast", "native_header", "ssrc")
 
     def __init__(self, ssrc: int, mid: str | None, extensions: Iterable[tuple[str, int]]) -> None:
         self.ssrc = ssrc
@@ -94,6 +94,8 @@ class HeaderWriter:
         self._toffset_id = bytes([(toffset_id << 4) | 2]) if toffset_id else b""
         level_id = ids.get(URI_AUDIO_LEVEL, 0)
         self._level_id = bytes([level_id << 4]) if level_id else b""
+        # The same header for the C fan-out (sfu._native): SSRC, mid element, extension ids.
+        self.native_header = (ssrc, self._mid_element, abs_id, toffset_id, level_id)
 
     def write(self, out: Outgoing, payload_type: int, sequence_number: int, timestamp: int) -> bytes:
         """The whole packet (``fast`` writers only)."""

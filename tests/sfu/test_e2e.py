@@ -9,6 +9,7 @@ import pytest
 from prometheus_client import REGISTRY
 
 from sfu import aiortc_glue
+from sfu.fastpath import NATIVE
 from sfu.node import SfuEvent, SfuNode
 from tests.sfu.peers import HEIGHT, WIDTH, decoder_threads, publish, subscribe
 
@@ -46,6 +47,8 @@ async def test_one_publisher_three_subscribers_all_decode(node: SfuNode) -> None
         assert decoder_threads() == 2 * len(subs)
         for who in ("bob", "carol", "dave"):
             assert all(info["ready"] for info in node.subscriptions("room", who).values())
+            # in their steady state the copies are sent by the C fan-out, when it is built
+            assert all(info["native"] is NATIVE for info in node.subscriptions("room", who).values())
         assert metric("venuekit_sfu_sent_packets_total", kind="video") > sent_before
         await asyncio.sleep(1.6)  # a round of RTCP both ways
         assert node.active_speaker("room") == "alice"
@@ -142,6 +145,8 @@ async def test_nack_recovery_with_injected_loss(node: SfuNode) -> None:
         return original_send(data)
 
     down._send = lossy_out
+    down._wire = None  # keep bob's copies on the Python path, where the loss is injected
+    down.lane.disarm()
     nacks_up = metric("venuekit_sfu_nacks_sent_total", kind="video")
     nacks_down = metric("venuekit_sfu_nacks_received_total", kind="video")
     rtx = metric("venuekit_sfu_retransmissions_total", mode="rtx")
@@ -179,7 +184,7 @@ async def test_vanished_peers_are_cleaned_up(node: SfuNode) -> None:
     assert unpublished == set(pub.track_ids.values())
     await carol.close()
     await _until(lambda: node.participants("room") == [])
-    assert node.task_count() == 1  # the space's speaker task
+    assert node.task_count() == 2  # the space's speaker and RTCP tasks
 
 
 async def _until(condition, within_s: float = 10.0) -> None:  # type: ignore[no-untyped-def]
