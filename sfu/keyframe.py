@@ -14,6 +14,10 @@ from __future__ import annotations
 from typing import Final
 
 DEFAULT_MIN_INTERVAL_S: Final = 1.0
+# A subscriber that starts (or restarts) waits for a keyframe with a black picture: its requests
+# may follow the previous one sooner. Still bounded, so a join storm cannot flood the publisher
+# with keyframes (each is several times the size of a delta frame).
+START_MIN_INTERVAL_S: Final = 0.25
 
 _H264_IDR: Final = 5
 _H264_SPS: Final = 7
@@ -101,7 +105,7 @@ def needs_keyframe(codec_name: str) -> bool:
 class KeyframeRequestThrottle:
     """At most one keyframe request per ``min_interval_s`` seconds; none are lost, extras merge."""
 
-    __slots__ = ("_last_sent", "_min_interval_s", "_pending")
+    __slots__ = ("_last_sent", "_min_interval_s", "_pending", "_pending_interval_s")
 
     def __init__(self, min_interval_s: float = DEFAULT_MIN_INTERVAL_S) -> None:
         if min_interval_s < 0:
@@ -109,33 +113,47 @@ class KeyframeRequestThrottle:
         self._min_interval_s = min_interval_s
         self._last_sent: float | None = None
         self._pending = False
+        self._pending_interval_s = min_interval_s
 
     @property
     def pending(self) -> bool:
         """A request is waiting for the interval to end."""
         return self._pending
 
-    def request(self, now: float) -> bool:
-        """Someone needs a keyframe. ``True``: send a request now. ``False``: it is pending."""
-        if self._last_sent is None or now - self._last_sent >= self._min_interval_s:
+    def request(self, now: float, min_interval_s: float | None = None) -> bool:
+        """Someone needs a keyframe. ``True``: send a request now. ``False``: it is pending.
+
+        ``min_interval_s``: a shorter interval for this request (a subscriber starting), at
+        most the throttle's own.
+        """
+        interval = self._min_interval_s
+        if min_interval_s is not None:
+            interval = min(min_interval_s, interval)
+        if self._last_sent is None or now - self._last_sent >= interval:
             self._last_sent = now
             self._pending = False
+            self._pending_interval_s = self._min_interval_s
             return True
+        self._pending_interval_s = min(self._pending_interval_s, interval) if self._pending else interval
         self._pending = True
         return False
 
     def poll(self, now: float) -> bool:
         """Called periodically: ``True`` when a pending request is due now."""
-        if self._pending and (self._last_sent is None or now - self._last_sent >= self._min_interval_s):
+        if self._pending and (self._last_sent is None or now - self._last_sent >= self._pending_interval_s):
             self._last_sent = now
             self._pending = False
+            self._pending_interval_s = self._min_interval_s
             return True
         return False
 
     def defer(self) -> None:
         """Mark a request as pending without sending one now; :meth:`poll` sends it when due."""
+        if not self._pending:
+            self._pending_interval_s = self._min_interval_s
         self._pending = True
 
     def keyframe_received(self) -> None:
         """A keyframe arrived: whoever was waiting has it, so a pending request is dropped."""
         self._pending = False
+        self._pending_interval_s = self._min_interval_s

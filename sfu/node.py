@@ -226,7 +226,8 @@ class _Participant:
         # unsubscribed m-sections (inactive), reused by later subscriptions of the same kind
         self.free_slots: list[_Subscription] = []
         self.needs_offer = False
-        self.task: asyncio.Task[None] | None = None
+        # when this participant's next receiver and sender reports are due (monotonic)
+        self.next_report: float | None = None
         self.closing = False
 
     @property
@@ -243,6 +244,7 @@ class _Space:
         self.participants: dict[str, _Participant] = {}
         self.speaker = ActiveSpeakerDetector()
         self.speaker_task: asyncio.Task[None] | None = None
+        self.rtcp_task: asyncio.Task[None] | None = None
 
     def publisher_count(self) -> int:
         return sum(1 for p in self.participants.values() if p.up_tracks)
@@ -328,6 +330,7 @@ class SfuNode:
             raise SfuError(SfuErrorCode.TOO_MANY_SPACES, "this node runs its maximum number of spaces")
         space = _Space(space_id, limits or self.limits)
         space.speaker_task = asyncio.create_task(self._run_speaker(space), name=f"sfu-speaker-{space_id}")
+        space.rtcp_task = asyncio.create_task(self._run_rtcp(space), name=f"sfu-rtcp-{space_id}")
         self._spaces[space_id] = space
         metrics.SPACES.inc()
 
@@ -335,10 +338,11 @@ class SfuNode:
         space = self._space(space_id)
         for participant_id in list(space.participants):
             await self._remove_participant(space, participant_id, reason="space_closed")
-        if space.speaker_task is not None:
-            space.speaker_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await space.speaker_task
+        for task in (space.speaker_task, space.rtcp_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         del self._spaces[space_id]
         metrics.SPACES.dec()
 
@@ -361,7 +365,6 @@ class SfuNode:
             raise SfuError(SfuErrorCode.PARTICIPANT_EXISTS, f"{participant_id!r} is already in {space_id!r}")
         participant = _Participant(space, participant_id)
         space.participants[participant_id] = participant
-        participant.task = asyncio.create_task(self._run_rtcp(participant), name=f"sfu-rtcp-{participant_id}")
 
     async def remove_participant(self, space_id: str, participant_id: str) -> None:
         space = self._space(space_id)
@@ -381,10 +384,6 @@ class SfuNode:
             self._emit(SfuEvent("track_unpublished", space.id, participant_id, track_id))
         for track_id in list(participant.subscriptions):
             self._drop_subscription(space, participant, track_id)
-        if participant.task is not None:
-            participant.task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await participant.task
         for pc, direction in ((participant.pub_pc, "publish"), (participant.sub_pc, "subscribe")):
             if pc is not None:
                 await glue.close_peer_connection(pc)
@@ -659,6 +658,7 @@ class SfuNode:
             ssrc=tap.ssrc,
             rtx_ssrc=tap.rtx_ssrc,
             send_rtp=tap.send_rtp_now,
+            wire=tap.send_rtp_now,
         )
         outbound.down = down
         return _Subscription("", transceiver, tap, outbound, down)
@@ -764,7 +764,8 @@ class SfuNode:
         self._subscription(space_id, participant_id, track_id).down.resume()
 
     def subscriptions(self, space_id: str, participant_id: str) -> dict[str, dict[str, object]]:
-        """Per subscribed track: ``mid``, ``paused``, ``ready``, ``packets_sent``, ``remb_bps``."""
+        """Per subscribed track: ``mid``, ``paused``, ``ready``, ``packets_sent``, ``remb_bps``,
+        ``native`` (its packets are sent by the C fan-out, ``sfu._native``)."""
         participant = self._participant(space_id, participant_id)
         return {
             track_id: {
@@ -774,6 +775,7 @@ class SfuNode:
                 "packets_sent": sub.down.packets_sent,
                 "retransmissions": sub.down.retransmissions,
                 "remb_bps": sub.down.remb_bps,
+                "native": sub.down.lane.armed,
             }
             for track_id, sub in participant.subscriptions.items()
         }
@@ -813,24 +815,34 @@ class SfuNode:
 
     # --- background work --------------------------------------------------------------------
 
-    async def _run_rtcp(self, participant: _Participant) -> None:
-        """Per participant: NACK retries and pending keyframe requests (every tick); receiver
-        reports to them as publisher and sender reports to them as subscriber (every ~second)."""
-        next_report = time.monotonic() + self._rtcp_interval_s
+    async def _run_rtcp(self, space: _Space) -> None:
+        """Per space, one task: NACK retries and pending keyframe requests of every published
+        track (every tick); receiver reports to each participant as publisher and sender reports
+        to them as subscriber (every ~second, each on its own randomised schedule).
+
+        One task per space rather than per participant: a task wake-up per participant and
+        tick cost more than the forwarding of a 64-subscriber space (docs/BENCHMARKS.md). The
+        ticks sit on a grid shared by all spaces, so the process wakes once per tick.
+        """
         loop = asyncio.get_running_loop()
         while True:
-            # On a shared grid: every participant's tick is due in the same loop iteration, so
-            # the process wakes once per tick, not once per participant and tick.
             await asyncio.sleep(self._tick_interval_s - loop.time() % self._tick_interval_s)
-            try:
-                for up in participant.up_tracks:
-                    await up.tick()
-                now = time.monotonic()
-                if now >= next_report:
-                    next_report = now + self._rtcp_interval_s * random.uniform(0.5, 1.5)  # noqa: S311
-                    await self._send_reports(participant)
-            except Exception:
-                log.exception("RTCP work for %s failed", participant.id)
+            now = time.monotonic()
+            for participant in list(space.participants.values()):
+                if participant.closing:
+                    continue
+                try:
+                    for published in participant.published.values():
+                        if published.up is not None:
+                            await published.up.tick()
+                    if participant.next_report is None:
+                        participant.next_report = now + self._rtcp_interval_s
+                    elif now >= participant.next_report:
+                        jitter = random.uniform(0.5, 1.5)  # noqa: S311 (RFC 3550 6.3.1)
+                        participant.next_report = now + self._rtcp_interval_s * jitter
+                        await self._send_reports(participant)
+                except Exception:
+                    log.exception("RTCP work for %s failed", participant.id)
 
     async def _send_reports(self, participant: _Participant) -> None:
         published = [p for p in participant.published.values() if p.up is not None]
@@ -886,8 +898,8 @@ class SfuNode:
         """Background tasks this node owns (for leak checks)."""
         count = len(self._cleanup_tasks)
         for space in self._spaces.values():
-            count += 1 if space.speaker_task is not None and not space.speaker_task.done() else 0
-            count += sum(1 for p in space.participants.values() if p.task is not None and not p.task.done())
+            for task in (space.speaker_task, space.rtcp_task):
+                count += 1 if task is not None and not task.done() else 0
         return count
 
 

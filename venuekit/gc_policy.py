@@ -35,4 +35,5 @@ async def freeze_periodically(period_s: float = 30.0) -> None:
         await asyncio.sleep(period_s)
         gc.freeze()
         FREEZES.inc()
-        log.debug("gc.freeze: %d objects now out of the collector's view", gc.get_freeze_count())
+        if log.isEnabledFor(logging.DEBUG):  # the count walks every frozen object
+            log.debug("gc.freeze: %d objects now out of the collector's view", gc.get_freeze_count())

@@ -7,7 +7,8 @@ from dataclasses import dataclass, field
 from aiortc.rtp import HeaderExtensions, RtcpPacket, RtpPacket
 
 from sfu.codecs import make_codec
-from sfu.forwarder import DownstreamParams, DownTrack, UpstreamParams, UpTrack
+from sfu.fastpath import NativeTarget
+from sfu.forwarder import DownstreamParams, DownTrack, NativeWire, UpstreamParams, UpTrack
 from sfu.forwarding import ForwardingTable
 from sfu.rtp_ext import URI_ABS_SEND_TIME, URI_AUDIO_LEVEL, URI_MID, extension_map
 
@@ -107,6 +108,7 @@ def subscribe(
     ssrc: int = 5000,
     rtx: bool = True,
     mid: str = "3",
+    wire: NativeWire | None = None,
 ) -> DownTrack:
     if up.kind == "video":
         codecs = (make_codec("video/VP8", 90000, 97, rtx_payload_type=98 if rtx else None),)
@@ -129,6 +131,7 @@ def subscribe(
         rtx_ssrc=ssrc + 1,
         params=params,
         send_rtp=sink.send,
+        wire=wire,
         monotonic=clock,
         wallclock=clock,
     )
@@ -143,3 +146,16 @@ def rtp(seq: int, ts: int, payload: bytes, *, ssrc: int = 1111, pt: int = 120, m
     p.payload = payload
     p.extensions = HeaderExtensions(mid="0", abs_send_time=5)
     return p
+
+
+class Wire:
+    """A subscriber's transport as the forwarder sees it: connected or not, never native."""
+
+    def __init__(self, connected: bool = False) -> None:
+        self.up = connected
+
+    def connected(self) -> bool:
+        return self.up
+
+    def native_target(self) -> NativeTarget | None:
+        return None

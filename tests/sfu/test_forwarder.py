@@ -25,6 +25,7 @@ from prometheus_client import REGISTRY
 
 from sfu.forwarder import MAX_NACKED_PER_PACKET, RTX_BUDGET_SHARE, RTX_BURST_BYTES, DownTrack
 from sfu.forwarding import ForwardingTable
+from sfu.keyframe import START_MIN_INTERVAL_S
 from sfu.nack import lost_sequence_numbers
 from sfu.rtp_ext import URI_ABS_SEND_TIME, URI_MID
 from sfu.seqnum import seq_diff
@@ -34,6 +35,7 @@ from tests.sfu.fakes import (
     VP8_KEY,
     Clock,
     Sink,
+    Wire,
     audio_up,
     rtp,
     subscribe,
@@ -391,3 +393,34 @@ async def test_extension_ids_beyond_the_one_byte_form_are_written_by_aiortc() ->
     (packet,) = sink.rtp(wide)
     assert (packet.ssrc, packet.payload_type, packet.extensions.mid) == (5000, 97, "12")
     assert packet.extensions.abs_send_time is not None
+
+
+async def test_a_starting_subscriber_asks_for_a_keyframe_once_it_can_receive_one() -> None:
+    """The request waits for the subscriber's transport (a keyframe sent before it is up is
+    lost to it), and a subscriber starting soon after another's request need not wait the
+    full throttle interval of relayed PLIs."""
+    table: ForwardingTable[DownTrack] = ForwardingTable()
+    clock, up_rtcp, s1, s2 = Clock(), Sink(), Sink(), Sink()
+    up = video_up(table, clock, up_rtcp)
+    wire = Wire(connected=False)
+    subscribe(table, up, clock, s1, subscriber="a", ssrc=5000, wire=wire)
+    await up.on_rtp(rtp(1, 0, VP8_DELTA_START))
+    await up.tick()
+    assert plis(up_rtcp) == []  # not connected yet: nobody to send a keyframe to
+    wire.up = True
+    clock.t += 0.05
+    await up.on_rtp(rtp(2, 3000, VP8_DELTA_START))
+    assert len(plis(up_rtcp)) == 1
+    await up.on_rtp(rtp(3, 6000, VP8_KEY))
+    assert len(s1.rtp()) == 1
+
+    clock.t += 0.3  # a second subscriber, 0.3 s after the first request
+    subscribe(table, up, clock, s2, subscriber="b", ssrc=6000, wire=Wire(connected=True))
+    await up.on_rtp(rtp(4, 9000, VP8_DELTA_START))
+    assert len(plis(up_rtcp)) == 2
+    clock.t += 0.1  # and again soon: throttled, pending, sent at the start interval
+    await up.on_rtp(rtp(5, 12000, VP8_DELTA_START))
+    assert len(plis(up_rtcp)) == 2
+    clock.t += START_MIN_INTERVAL_S
+    await up.tick()
+    assert len(plis(up_rtcp)) == 3

@@ -12,7 +12,7 @@ from aiortc.rtcrtpparameters import RTCRtpCodecParameters
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sfu.keyframe import KeyframeRequestThrottle, is_keyframe_start, needs_keyframe
+from sfu.keyframe import START_MIN_INTERVAL_S, KeyframeRequestThrottle, is_keyframe_start, needs_keyframe
 
 
 def _frames(count: int) -> list[av.VideoFrame]:
@@ -124,3 +124,28 @@ def test_throttle_never_exceeds_rate(gaps: list[float]) -> None:
         if t.poll(now) if i % 3 == 0 else t.request(now):
             sent.append(now)
     assert all(b - a >= 1.0 - 1e-9 for a, b in itertools.pairwise(sent))
+
+
+def test_a_starting_subscriber_may_ask_sooner() -> None:
+    t = KeyframeRequestThrottle(1.0)
+    assert t.request(0.0)
+    assert not t.request(0.1, START_MIN_INTERVAL_S)  # pending, due at the shorter interval
+    assert not t.poll(0.2)
+    assert t.poll(0.25)
+    assert not t.request(0.3)  # a relayed PLI still waits the full second
+    assert not t.poll(1.2)
+    assert t.poll(1.25)
+
+
+@settings(deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 0.4, allow_nan=False), st.integers(0, 2)), max_size=200))
+def test_start_requests_are_still_throttled(steps: list[tuple[float, int]]) -> None:
+    t = KeyframeRequestThrottle(1.0)
+    now = 0.0
+    sent: list[float] = []
+    for gap, what in steps:
+        now += gap
+        due = t.poll(now) if what == 0 else t.request(now, START_MIN_INTERVAL_S if what == 1 else None)
+        if due:
+            sent.append(now)
+    assert all(b - a >= START_MIN_INTERVAL_S - 1e-9 for a, b in itertools.pairwise(sent))
