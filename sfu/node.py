@@ -29,14 +29,21 @@ import asyncio
 import contextlib
 import logging
 import random
+import struct
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final, Literal
 
 from aiortc import RTCPeerConnection, RTCRtpTransceiver
-from aiortc.rtp import AnyRtcpPacket, RtcpRrPacket, RtcpSdesPacket, RtcpSourceInfo, RtpPacket
+from aiortc.rtp import (
+    RTCP_SDES,
+    AnyRtcpPacket,
+    RtcpRrPacket,
+    RtpPacket,
+    pack_rtcp_packet,
+)
 
 from sfu import aiortc_glue as glue
 from sfu import metrics
@@ -233,6 +240,39 @@ class _Participant:
     @property
     def up_tracks(self) -> list[UpTrack]:
         return [p.up for p in self.published.values() if p.up is not None]
+
+
+def sdes_cname_chunk(ssrc: int, cname: str) -> bytes:
+    """One SDES chunk (RFC 3550 6.5): the SSRC, a CNAME item, a null octet and padding to 32 bits."""
+    value = cname.encode()[:255]
+    body = struct.pack("!LBB", ssrc, 1, len(value)) + value
+    return body + bytes(4 - len(body) % 4)
+
+
+def compound_sender_reports(reports: Sequence[tuple[bytes, bytes]], max_bytes: int = 1200) -> list[bytes]:
+    """Compound RTCP packets (RFC 3550 6.1) of ``(sender report, SDES chunk)`` pairs: each is its
+    SRs, then an SDES packet per chunk (an empty chunk: none for that stream), at most
+    ``max_bytes`` long unless a single pair is longer.
+
+    One SDES packet per chunk rather than one with several chunks: aiortc's parser misreads
+    the padding between chunks, and would drop the whole compound packet, SRs included.
+    """
+    packets: list[bytes] = []
+    parts: list[bytes] = []
+    chunks: list[bytes] = []
+    size = 0
+    for sr, chunk in reports:
+        grows = len(sr) + (len(chunk) + 4 if chunk else 0)
+        if parts and size + grows > max_bytes:
+            packets.append(b"".join(parts + chunks))
+            parts, chunks, size = [], [], 0
+        parts.append(sr)
+        if chunk:
+            chunks.append(pack_rtcp_packet(RTCP_SDES, 1, chunk))
+        size += grows
+    if parts:
+        packets.append(b"".join(parts + chunks))
+    return packets
 
 
 class _Space:
@@ -852,17 +892,20 @@ class SfuNode:
             for i in range(0, len(blocks), MAX_RR_BLOCKS):
                 rr = RtcpRrPacket(ssrc=tap.rtcp_ssrc, reports=blocks[i : i + MAX_RR_BLOCKS])
                 await tap.send_rtcp(bytes(rr))
+        # The sender reports of all the streams a subscriber receives on one transport go out
+        # as compound packets (RFC 3550 6.1: the SRs, then one SDES with a CNAME chunk each), a
+        # send per transport and ~second instead of one per stream.
+        compounds: dict[int, tuple[_Subscription, list[tuple[bytes, bytes]]]] = {}
         for sub in list(participant.subscriptions.values()):
             sr = sub.down.sender_report()
             if sr is None:
                 continue
-            data = bytes(sr)
             cname = sub.down.params.cname if sub.down.params is not None else None
-            if cname:
-                data += bytes(
-                    RtcpSdesPacket(chunks=[RtcpSourceInfo(ssrc=sub.down.ssrc, items=[(1, cname.encode())])])
-                )
-            await sub.tap.send_rtp(data)
+            sdes = sdes_cname_chunk(sub.down.ssrc, cname) if cname else b""
+            compounds.setdefault(id(sub.tap.sender.transport), (sub, []))[1].append((bytes(sr), sdes))
+        for first, reports in compounds.values():
+            for data in compound_sender_reports(reports):
+                await first.tap.send_rtp(data)
 
     async def _run_speaker(self, space: _Space) -> None:
         while True:
