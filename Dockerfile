@@ -3,6 +3,10 @@
 
 FROM python:3.11-slim-bookworm AS build
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+# gcc builds the SFU's C fan-out (sfu/_native.c); only this stage has it.
+RUN apt-get update -qq \
+ && apt-get install -y -qq --no-install-recommends gcc libc6-dev >/dev/null \
+ && rm -rf /var/lib/apt/lists/*
 RUN python -m venv /opt/venuekit
 WORKDIR /src
 COPY pyproject.toml README.md ./
@@ -16,7 +20,7 @@ COPY analytics/ analytics/
 COPY loadtest/ loadtest/
 COPY web/ web/
 RUN /opt/venuekit/bin/pip install . \
- && /opt/venuekit/bin/python -c "import venuekit.cli, venuekit.edge, sfu, signalling, chat, control_api, analytics"
+ && /opt/venuekit/bin/python -c "import venuekit.cli, venuekit.edge, sfu, sfu._native, signalling, chat, control_api, analytics"
 
 FROM python:3.11-slim-bookworm AS runtime
 RUN useradd --system --uid 10001 --user-group --home-dir /var/lib/venuekit --create-home venuekit

@@ -5,9 +5,15 @@ send VP8 video (a synthetic 320x240 picture at 30 frames a second, encoded by ai
 ``--no-audio``, an Opus tone; ``--subscribers`` real DTLS-SRTP aiortc peers on loopback receive
 every track.
 
-* SFU: ``venuekit dev`` on a free loopback port (or ``--url`` with ``--server-pid``); every
-  participant joins one room over Socket.IO, publishers ``media_publish``, everyone answers the
-  node's ``media_offer`` events. The node forwards packets without decoding them.
+* SFU: by default a ``redis-server``, a ``venuekit sfu --workers 1`` media node and a ``venuekit
+  signal``, each its own process on loopback (``loadtest/topology.py``); the SFU figures are the
+  media node process's alone, signalling's CPU is reported beside them (``signal_cpu_s``).
+  ``--dev-server`` measures one ``venuekit dev`` instead (signalling and media in one process,
+  so its CPU is both), ``--compare-dev-server`` measures both, one after the other;
+  ``--url`` (with ``--server-pid``, and ``--sfu-url``/``--sfu-pid`` for a separate media node)
+  measures a running platform. Every participant joins one room over Socket.IO, publishers
+  ``media_publish``, everyone answers the node's ``media_offer`` events. The node forwards
+  packets without decoding them. ``sfu_process`` in the summary names what was measured.
 * Baseline: ``python -m loadtest.baselines.relay``, a separate process, decodes each published
   track once and re-encodes it for every subscriber (``MediaRelay().subscribe(track)``). It
   collapses beyond about 16 subscribers of one stream on 2 cores (ICE consent expires while it
@@ -24,7 +30,7 @@ subscriber costs the load generator more than forwarding costs the SFU.
 Once every receiver has some video and a short warm-up has passed, it measures a fixed window:
 packets the receivers got (decoding ones: ``inbound-rtp`` from ``getStats``; counting ones:
 their own per-SSRC counts, loss from sequence-number gaps), video frames (decoded, or packets
-with the marker bit), and the CPU seconds (user and system) of the server process alone
+with the marker bit), and the CPU seconds (user and system) of the media node process alone
 (``/proc``). The SFU's forwarding latency comes from its ``/metrics`` histogram (bucket upper
 bounds); its own counters (packets sent, retransmissions, NACKs, drops) are reported as rates.
 The summary is one JSON line; ``ratio_vs_baseline`` compares packets per server CPU-second and
@@ -42,10 +48,13 @@ import dataclasses
 import math
 import os
 import random
+import signal
 import struct
 import sys
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any
 
 import aiohttp
@@ -53,12 +62,14 @@ import av
 from aiortc import MediaStreamTrack, RTCPeerConnection, RTCSessionDescription, VideoStreamTrack
 from aiortc.mediastreams import AudioStreamTrack
 
+from loadtest import topology
 from loadtest.baselines.relay import loopback_ice, new_pc
-from loadtest.chat import _platform, _server, bucket_percentile_ms
+from loadtest.chat import _server, bucket_percentile_ms
 from loadtest.media_sink import SocketCounter
 from loadtest.provision import provision
 from loadtest.sio import LeanClient, SocketIOError
 from loadtest.stats import print_summary, process_cpu_s
+from loadtest.topology import Topology
 
 WIDTH, HEIGHT = 320, 240
 LATENCY_METRIC = "venuekit_sfu_forwarding_latency_seconds_bucket"
@@ -289,9 +300,16 @@ async def _wait_ready(plan: Plan, receivers: list[Peer]) -> bool:
 
 
 async def _measure(
-    plan: Plan, peers: list[Peer], pid: int | None, metrics_url: str | None, ready: bool
+    plan: Plan,
+    peers: list[Peer],
+    pid: int | None,
+    metrics_url: str | None,
+    ready: bool,
+    *,
+    signal_pid: int | None = None,
 ) -> dict[str, Any]:
-    """Warm up, then count over the window: what receivers got, what the server spent."""
+    """Warm up, then count over the window: what receivers got, what the server (``pid``) spent,
+    and what a separate signalling process (``signal_pid``) spent meanwhile."""
     receivers = _receiving(plan, peers)
     await asyncio.sleep(plan.warmup_s)
     async with aiohttp.ClientSession() as session:
@@ -300,11 +318,13 @@ async def _measure(
         cpu0 = process_cpu_s(pid) if pid else 0.0
         split0 = _cpu_split(pid)
         wait0 = _runqueue_wait_s(pid)
+        signal0 = process_cpu_s(signal_pid) if signal_pid else 0.0
         me0, t0 = time.process_time(), time.monotonic()
         await asyncio.sleep(plan.window_s)
         cpu1 = process_cpu_s(pid) if pid else 0.0
         split1 = _cpu_split(pid)
         wait1 = _runqueue_wait_s(pid)
+        signal1 = process_cpu_s(signal_pid) if signal_pid else 0.0
         me1, t1 = time.process_time(), time.monotonic()
         c1 = await _total(peers)
         b1, m1 = await _scrape(session, metrics_url)
@@ -328,6 +348,7 @@ async def _measure(
         "cpu_system_s": round(split1[1] - split0[1], 2) if pid else None,
         # time the server was ready to run but had no CPU: on a shared machine, latency's cause
         "runqueue_wait_s": round(wait1 - wait0, 2) if pid else None,
+        "signal_cpu_s": round(signal1 - signal0, 2) if signal_pid else None,
         "pps_per_cpu_s": round(got.packets / cpu, 1) if cpu else None,
         "frames_per_cpu_s": round(got.video_frames / cpu, 1) if cpu else None,
         "latency_p50_ms": bucket_percentile_ms(b0, b1, 50),
@@ -419,7 +440,8 @@ def _runqueue_wait_s(pid: int | None) -> float:
 
 
 async def _idle_cpu_share(pid: int | None, seconds: float) -> float | None:
-    """The server's CPU share before any media: what it spends anyway (the SFU runs in process)."""
+    """The measured server's CPU share before any media: what it spends anyway (heartbeats,
+    timers; with ``venuekit dev`` also signalling's)."""
     if not pid:
         return None
     before = process_cpu_s(pid)
@@ -427,7 +449,8 @@ async def _idle_cpu_share(pid: int | None, seconds: float) -> float | None:
     return round((process_cpu_s(pid) - before) / seconds, 3)
 
 
-async def run_sfu(url: str, pid: int | None, plan: Plan) -> dict[str, Any]:
+async def run_sfu(measured: Topology, plan: Plan) -> dict[str, Any]:
+    url, pid = measured.url, measured.sfu_pid
     venue = await provision(
         url,
         ["Host"],
@@ -447,13 +470,16 @@ async def run_sfu(url: str, pid: int | None, plan: Plan) -> dict[str, Any]:
                 if client.peer.publishes:
                     await client.publish(plan.audio)
             ready = await _wait_ready(plan, _receiving(plan, peers))
-            result = await _measure(plan, peers, pid, url, ready)
+            result = await _measure(
+                plan, peers, pid, measured.sfu_metrics_url, ready, signal_pid=measured.signal_pid
+            )
         finally:
             await asyncio.gather(*(p.close() for p in peers), return_exceptions=True)
             for client in clients:
                 with contextlib.suppress(Exception):
                     await client.sio.close()
     result["idle_cpu_share"] = idle
+    result["sfu_process"] = measured.name
     result["errors"] = [e for p in peers for e in p.errors][:5]
     return result
 
@@ -511,16 +537,62 @@ async def run_baseline(url: str, pid: int, plan: Plan) -> dict[str, Any]:
 # --- the run ---------------------------------------------------------------------------------
 
 
+def _topologies(args: argparse.Namespace) -> list[Callable[[], contextlib.AbstractContextManager[Topology]]]:
+    """The SFU sides to measure, in order: the first one's figures are the summary's."""
+    if args.url is not None:
+        return [lambda: topology.external(args.url, args.server_pid, args.sfu_url, args.sfu_pid)]
+    if args.dev_server:
+        return [topology.dev]
+    return [topology.split, topology.dev] if args.compare_dev_server else [topology.split]
+
+
+def _key_figures(side: dict[str, Any]) -> dict[str, Any]:
+    keys = (
+        *("sfu_process", "forwarded_pps", "cpu_s", "signal_cpu_s", "pps_per_cpu_s", "runqueue_wait_s"),
+        *("latency_p50_ms", "latency_p99_ms", "loss_pct", "ready"),
+    )
+    return {key: side[key] for key in keys}
+
+
+LEFTOVER_TASKS_TIMEOUT_S = 5.0
+
+
+def _run_bounded(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+    """``asyncio.run`` whose clean-up cannot hang: tasks left when ``coro`` returns (aiortc and
+    aioice leave some) are cancelled and given a few seconds; any that ignore the cancellation
+    are named on stderr and abandoned with their loop (``asyncio.run`` waits for them forever:
+    a smoke run once hung there for 50 minutes)."""
+    loop = asyncio.new_event_loop()
+    try:
+        return loop.run_until_complete(coro)
+    finally:
+        pending = asyncio.all_tasks(loop)
+        for task in pending:
+            task.cancel()
+        if pending:
+            _, stuck = loop.run_until_complete(asyncio.wait(pending, timeout=LEFTOVER_TASKS_TIMEOUT_S))
+            for task in stuck:
+                print(
+                    f"warning: task {task.get_name()} ignored its cancellation: {task!r}"[:300],
+                    file=sys.stderr,
+                )
+        loop.run_until_complete(loop.shutdown_asyncgens())
+        loop.close()
+
+
 def run(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
     loopback_ice()
     started = time.monotonic()
-    with _platform(args.url, args.server_pid) as (url, pid):
-        sfu = asyncio.run(run_sfu(url, pid, plan))
+    sides: list[dict[str, Any]] = []
+    for start in _topologies(args):
+        with start() as measured:
+            sides.append(_run_bounded(run_sfu(measured, plan)))
+    sfu = sides[0]
     baseline: dict[str, Any] = {}
     if not args.skip_baseline:
         with _relay() as (relay_url, relay_pid):
-            baseline = asyncio.run(run_baseline(relay_url, relay_pid, plan))
-    for name, side in (("sfu", sfu), ("baseline", baseline)):
+            baseline = _run_bounded(run_baseline(relay_url, relay_pid, plan))
+    for name, side in (("sfu", sfu), *(("dev server", s) for s in sides[1:]), ("baseline", baseline)):
         if side and (side["loadgen_cpu_share"] > 0.9 or not side["ready"]):
             print(
                 f"warning: {name} side: load generator CPU share {side['loadgen_cpu_share']}, ready="
@@ -537,8 +609,10 @@ def run(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
         "audio": "Opus 48 kHz tone" if plan.audio else None,
         "window_s": plan.window_s,
         "cpus": os.cpu_count(),
+        "sfu_process": sfu["sfu_process"],
         "forwarded_pps": sfu["forwarded_pps"],
         "sfu_cpu_s": sfu["cpu_s"],
+        "signal_cpu_s": sfu["signal_cpu_s"],
         "sfu_cpu_system_s": sfu["cpu_system_s"],
         "sfu_runqueue_wait_s": sfu["runqueue_wait_s"],
         "pps_per_sfu_cpu_s": sfu_eff,
@@ -571,14 +645,41 @@ def run(args: argparse.Namespace, plan: Plan) -> dict[str, Any]:
         "baseline_received_packets": baseline.get("received_packets"),
         "sfu": sfu,
         "baseline": baseline,
+        "dev_server": _key_figures(sides[1]) if len(sides) > 1 else None,
         "elapsed_s": round(time.monotonic() - started, 1),
     }
 
 
+def _terminate(_sig: int, _frame: FrameType | None) -> None:
+    """SIGTERM unwinds like Ctrl-C, so the processes this run started are stopped."""
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m loadtest media", description=__doc__.split("\n")[0])
-    parser.add_argument("--url", help="a running platform (default: start venuekit dev on loopback)")
-    parser.add_argument("--server-pid", type=int, help="pid of the --url server, for its CPU")
+    parser.add_argument(
+        "--url",
+        help="a running platform's signalling (default: start redis-server, venuekit sfu --workers 1 "
+        "and venuekit signal on loopback)",
+    )
+    parser.add_argument(
+        "--server-pid",
+        type=int,
+        help="pid of the --url server, for its CPU (with --sfu-url or --sfu-pid: signalling's CPU, "
+        "reported as signal_cpu_s)",
+    )
+    parser.add_argument("--sfu-url", help="with --url: the media node whose /metrics to scrape")
+    parser.add_argument("--sfu-pid", type=int, help="with --url: pid of the media node process, for its CPU")
+    parser.add_argument(
+        "--dev-server",
+        action="store_true",
+        help="measure one venuekit dev (signalling and media node in one process) instead",
+    )
+    parser.add_argument(
+        "--compare-dev-server",
+        action="store_true",
+        help="measure the separate processes, then venuekit dev too (dev_server in the summary)",
+    )
     parser.add_argument("--publishers", type=int, default=1)
     parser.add_argument("--subscribers", type=int, default=64)
     parser.add_argument("--window-s", type=float, default=20.0, help="measured seconds, each side")
@@ -600,6 +701,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="1 publisher, 8 subscribers, 10 s a side")
     parser.add_argument("--smoke", action="store_true", help="1 publisher, 2 subscribers, 5 s a side (tests)")
     args = parser.parse_args(argv)
+    if args.url is None and (args.server_pid or args.sfu_url or args.sfu_pid):
+        parser.error("--server-pid, --sfu-url and --sfu-pid need --url")
+    if args.url is not None and (args.dev_server or args.compare_dev_server):
+        parser.error("--dev-server and --compare-dev-server start their own platform: not with --url")
+    if args.dev_server and args.compare_dev_server:
+        parser.error("--dev-server and --compare-dev-server are exclusive")
     if args.quick:
         args.publishers, args.subscribers, args.window_s, args.warmup_s = 1, 8, 10.0, 2.0
     if args.smoke:
@@ -615,7 +722,11 @@ def main(argv: list[str] | None = None) -> int:
             min(args.subscribers, 8) if args.baseline_subscribers is None else args.baseline_subscribers
         ),
     )
-    summary = run(args, plan)
+    previous = signal.signal(signal.SIGTERM, _terminate)
+    try:
+        summary = run(args, plan)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print_summary(summary)
     ok = summary["sfu_received_packets"] > 0 and (
         args.skip_baseline or (summary["baseline_received_packets"] or 0) > 0

@@ -1,4 +1,5 @@
-"""The media benchmark's smoke mode: both sides run end to end and subscribers receive packets."""
+"""The media benchmark's smoke mode: both sides run end to end and subscribers receive packets; the
+SFU side is a separate ``venuekit sfu`` media node beside ``venuekit signal``, measured alone."""
 
 from __future__ import annotations
 
@@ -34,6 +35,8 @@ def test_media_benchmark_smoke_forwards_through_the_sfu_and_the_baseline() -> No
         "baseline_frames_per_cpu_s",
         "baseline_subscribers",
         "sfu_cpu_system_s",
+        "signal_cpu_s",
+        "sfu_process",
     ):
         assert key in summary
     assert summary["scenario"] == "media"
@@ -47,6 +50,13 @@ def test_media_benchmark_smoke_forwards_through_the_sfu_and_the_baseline() -> No
     assert summary["srtp_sample_ok"] > 0
     assert summary["srtp_sample_failed"] == 0
     assert summary["sfu"]["cpu_system_s"] is not None
+    # the default topology: the media node's own process, signalling measured beside it
+    assert summary["sfu_process"] == "venuekit sfu --workers 1"
+    assert summary["signal_cpu_s"] is not None
+    assert summary["dev_server"] is None
+    # the SFU's own metrics were scraped from the media node (signalling's /metrics has none)
+    assert summary["sfu"]["server_sent_pps"] > 0
+    assert summary["sfu_latency_p99_ms"] is not None
 
 
 def test_loadtest_lists_the_media_benchmark() -> None:
