@@ -488,9 +488,13 @@ class Venue:
         out.append(SpaceCountChanged(space_id, space.count))
         if space.kind is not SpaceKind.LOBBY:
             out.append(PresenceJoined(space_id, self._entry(participant_id)))
-            out.append(MediaSubscribe(participant_id, space_id))
             out.append(Analytics(AnalyticsKind.JOIN, now_ms, participant_id, space_id))
+        # The snapshot before the media: a client starts its peer connections afresh when it
+        # learns where it is, so a media offer that reached it first would be thrown away with
+        # them, and the participant would never get the media of the space.
         out.append(self._snapshot(participant_id, reason))
+        if space.kind is not SpaceKind.LOBBY:
+            out.append(MediaSubscribe(participant_id, space_id))
 
     def _unplace(
         self, participant_id: ParticipantId, now_ms: int, reason: LeaveReason, out: _Effects
