@@ -105,7 +105,8 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(timeout=STOP_TIMEOUT_S)
 
 
-def _redis_ping(port: int) -> bool:
+def redis_answers(port: int) -> bool:
+    """A Redis server answers PING on this loopback port."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
             sock.sendall(b"PING\r\n")
@@ -138,7 +139,7 @@ def redis_server(data_dir: Path) -> Iterator[str]:
     )
     try:
         deadline = time.monotonic() + 10
-        while not _redis_ping(port):
+        while not redis_answers(port):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise StartError(f"redis-server on port {port} did not start; see {data_dir}/redis.log")
             time.sleep(0.05)

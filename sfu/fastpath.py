@@ -15,11 +15,12 @@ and everything goes through the Python path.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 from sfu.munger import RtpMunger
+from sfu.rtp_write import Outgoing
 
 try:
     from sfu import _native
@@ -174,5 +175,31 @@ def arm(lane: Lane, target: NativeTarget, header: Header, pt_map: dict[int, int]
 
 
 # (sent, sent bytes, stale, failed, indices left to Python or None, monotonic time of the sample)
-FanOutResult = tuple[int, int, int, int, list[int] | None, float]
-fan_out: Final[Callable[..., FanOutResult] | None] = _native.fan_out if NATIVE else None
+FanOutResult = tuple[int, int, int, int, Sequence[int] | None, float]
+
+
+def fan_out_packet(lanes: list[Lane], out: Outgoing, source: object, now: float, sample: int) -> FanOutResult:
+    """Send ``out`` to every armed lane in C; the indices of the others are left to Python
+    (all of them without the extension). ``sample``: the index whose send time is returned
+    (``-1.0`` when that copy was not sent here)."""
+    if not NATIVE:
+        return 0, 0, 0, 0, range(len(lanes)), -1.0
+    packet = out.packet
+    return _native.fan_out(
+        lanes,
+        packet.payload_type,
+        packet.sequence_number,
+        packet.timestamp,
+        out.byte0,
+        out.marker,
+        out.csrc,
+        out.tail,
+        out.payload_size,
+        out.abs3,
+        out.toffset,
+        out.level,
+        source,
+        now,
+        out.wallclock,
+        sample,
+    )

@@ -56,7 +56,7 @@ from aiortc.rtp import (
 
 from sfu import metrics
 from sfu.codecs import Codec, PayloadTypeMap, map_payload_types
-from sfu.fastpath import Lane, NativeTarget, arm, fan_out, new_lane, new_munger
+from sfu.fastpath import Lane, NativeTarget, arm, fan_out_packet, new_lane, new_munger
 from sfu.keyframe import START_MIN_INTERVAL_S, KeyframeRequestThrottle, is_keyframe_start, needs_keyframe
 from sfu.nack import NackTracker, lost_sequence_numbers
 from sfu.packet_cache import DEFAULT_AUDIO_CAPACITY, DEFAULT_VIDEO_CAPACITY, PacketCache
@@ -252,89 +252,40 @@ class UpTrack:
             await self._fan_out(packet, keyframe, arrival)
 
     async def _fan_out(self, packet: RtpPacket, keyframe: bool, arrival: float) -> None:
-        """One upstream packet to every down-track: the shared work once, then a plain call each."""
+        """One upstream packet to every down-track: the shared work once; the copies in their
+        steady state in one C call (``sfu._native``), the others (waiting for a keyframe, paused,
+        not yet connected) a plain Python call each."""
         targets = self._targets()
         if not targets:
             return
-        if fan_out is not None:
-            await self._fan_out_native(targets, packet, keyframe, arrival)
-            return
-        out = Outgoing(packet, self._wallclock())
-        source = self.source_key
-        now = self._monotonic()
-        sent = sent_bytes = 0
-        wants_keyframe = False
-        # The latency histogram gets one sample per upstream packet: the copy at a position that
-        # moves round-robin, so over many packets it samples every position of the fan-out.
-        sampled = self.packets_received % len(targets)
-        for down in targets[: sampled + 1]:
-            size = down.forward_packet(out, source, keyframe, now)
-            if size > 0:
-                sent += 1
-                sent_bytes += size
-            elif size < 0:
-                wants_keyframe = True
-        if size > 0:
-            metrics.FORWARDING_LATENCY.observe(max(0.0, self._monotonic() - arrival))
-        for down in targets[sampled + 1 :]:
-            size = down.forward_packet(out, source, keyframe, now)
-            if size > 0:
-                sent += 1
-                sent_bytes += size
-            elif size < 0:
-                wants_keyframe = True
-        if sent:
-            self._m_sent_pkts.inc(sent)
-            self._m_sent_bytes.inc(sent_bytes)
-        if wants_keyframe:
-            await self.keyframe_needed("subscriber_start")
-
-    async def _fan_out_native(
-        self, targets: Sequence[DownTrack], packet: RtpPacket, keyframe: bool, arrival: float
-    ) -> None:
-        """:meth:`_fan_out` with the steady-state copies sent by C in one call (``sfu._native``);
-        the others (waiting for a keyframe, paused, not yet connected) go through Python."""
-        assert fan_out is not None
         out = Outgoing(packet, self._wallclock())
         source = self.source_key
         now = self._monotonic()
         if targets is not self._lanes_of:
             self._lanes_of = targets
             self._lanes = [down.lane for down in targets]
+        # The latency histogram gets one sample per upstream packet: the copy at a position that
+        # moves round-robin, so over many packets it samples every position of the fan-out.
         sampled = self.packets_received % len(targets)
-        sent, sent_bytes, stale, failed, skipped, sample_time = fan_out(
-            self._lanes,
-            packet.payload_type,
-            packet.sequence_number,
-            packet.timestamp,
-            out.byte0,
-            out.marker,
-            out.csrc,
-            out.tail,
-            out.payload_size,
-            out.abs3,
-            out.toffset,
-            out.level,
-            source,
-            now,
-            out.wallclock,
-            sampled,
+        sent, sent_bytes, stale, failed, skipped, sample_time = fan_out_packet(
+            self._lanes, out, source, now, sampled
         )
-        if sample_time >= 0:
-            metrics.FORWARDING_LATENCY.observe(max(0.0, sample_time - arrival))
         if stale:
             metrics.dropped("stale", stale)
         if failed:
             metrics.dropped("send_failed", failed)
         wants_keyframe = False
-        if skipped is not None:
-            for index in skipped:
-                size = targets[index].forward_packet(out, source, keyframe, now)
-                if size > 0:
-                    sent += 1
-                    sent_bytes += size
-                elif size < 0:
-                    wants_keyframe = True
+        for index in skipped or ():
+            size = targets[index].forward_packet(out, source, keyframe, now)
+            if size > 0:
+                sent += 1
+                sent_bytes += size
+                if index == sampled:
+                    sample_time = self._monotonic()
+            elif size < 0:
+                wants_keyframe = True
+        if sample_time >= 0:
+            metrics.FORWARDING_LATENCY.observe(max(0.0, sample_time - arrival))
         if sent:
             self._m_sent_pkts.inc(sent)
             self._m_sent_bytes.inc(sent_bytes)

@@ -4,7 +4,6 @@ every process stopped when the benchmark ends, also when it fails."""
 
 from __future__ import annotations
 
-import socket
 import urllib.request
 from pathlib import Path
 
@@ -24,13 +23,7 @@ def _alive(pid: int) -> bool:
 
 
 def _redis_answers(url: str) -> bool:
-    port = int(url.removeprefix("redis://127.0.0.1:").split("/", 1)[0])
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
-            sock.sendall(b"PING\r\n")
-            return sock.recv(16).startswith(b"+PONG")
-    except OSError:
-        return False
+    return topology.redis_answers(int(url.removeprefix("redis://127.0.0.1:").split("/", 1)[0]))
 
 
 def test_split_topology_measures_the_media_node_and_stops_everything_even_on_error() -> None:

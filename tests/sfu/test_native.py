@@ -22,10 +22,10 @@ from pylibsrtp import Policy, Session
 
 from sfu import _native
 from sfu.aiortc_glue import native_target
-from sfu.fastpath import NATIVE, PyLane, arm, new_lane, new_munger
+from sfu.fastpath import NATIVE, FanOutResult, PyLane, arm, fan_out_packet, new_lane, new_munger
 from sfu.munger import RtpMunger
 from sfu.rtp_write import HeaderWriter, Outgoing
-from tests.sfu.test_rtp_write import URIS, upstream_packets
+from tests.sfu.test_rtp_write import URIS, WRITER_CASES
 
 SHARE, BURST = 0.25, 48_000.0
 
@@ -173,28 +173,8 @@ def armed_lane(
     return lane
 
 
-def fan_out(
-    lanes: list[object], packet: RtpPacket, source: object, now: float, sample: int = 0
-) -> tuple[int, int, int, int, list[int] | None, float]:
-    out = Outgoing(packet, 1.7e9 + now)
-    return _native.fan_out(
-        lanes,
-        packet.payload_type,
-        packet.sequence_number,
-        packet.timestamp,
-        out.byte0,
-        out.marker,
-        out.csrc,
-        out.tail,
-        out.payload_size,
-        out.abs3,
-        out.toffset,
-        out.level,
-        source,
-        now,
-        out.wallclock,
-        sample,
-    )
+def fan_out(lanes: list[Any], packet: RtpPacket, source: object, now: float, sample: int = 0) -> FanOutResult:
+    return fan_out_packet(lanes, Outgoing(packet, 1.7e9 + now), source, now, sample)
 
 
 def vp8(seq: int, ts: int, size: int = 1100) -> RtpPacket:
@@ -208,17 +188,7 @@ def vp8(seq: int, ts: int, size: int = 1100) -> RtpPacket:
 
 
 @settings(max_examples=200, deadline=None)
-@given(
-    packet=upstream_packets(),
-    ids=st.permutations(range(1, 15)).map(lambda p: p[:4]),
-    present=st.lists(st.booleans(), min_size=4, max_size=4),
-    mid=st.none() | st.text("0123456789", min_size=1, max_size=16),
-    pt=st.integers(0, 127),
-    seq=st.integers(0, 0xFFFF),
-    ts=st.integers(0, 0xFFFF_FFFF),
-    ssrc=st.integers(0, 0xFFFF_FFFF),
-    wallclock=st.floats(1e9, 2e9),
-)
+@given(**WRITER_CASES)
 def test_c_writes_the_bytes_the_python_writer_writes(
     packet: RtpPacket,
     ids: list[int],
