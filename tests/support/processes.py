@@ -87,7 +87,7 @@ class Role:
     def output(self) -> str:
         return self.log_path.read_text(errors="replace")
 
-    def wait_ready(self, timeout_s: float = 30.0) -> None:
+    def wait_ready(self, timeout_s: float = 60.0) -> None:  # a loaded 2-core CI box is slow to start
         def ready() -> bool:
             if self.proc.poll() is not None:
                 raise AssertionError(f"venuekit exited early:\n{self.output()}")
