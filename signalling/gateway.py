@@ -11,6 +11,7 @@ What an event means is the :class:`Dispatcher`'s business.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import json
 import logging
@@ -22,7 +23,7 @@ from typing import Any, Final, Protocol
 
 import orjson
 import socketio
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 from prometheus_client import Counter, Gauge
 
 from signalling.ids import ConnectionId
@@ -156,6 +157,9 @@ SLOW_CONSUMER_BYTES: Final = 2 * 1024 * 1024
 reconnects and replays from its last id instead of growing the server's memory."""
 TRANSPORT_HIGH_WATER_BYTES: Final = 4 * 1024 * 1024
 
+SHUTDOWN_POLLING_CLOSE_S: Final = 5.0
+"""At shutdown, how long closing the long-polling sockets (and their disconnect handlers) may take."""
+
 SLOW_CONSUMERS = Counter(
     "venuekit_signal_slow_consumers_dropped_total", "Sockets disconnected for not reading fast enough"
 )
@@ -254,6 +258,28 @@ class Gateway:
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app, socketio_path="socket.io")
+        app.on_shutdown.append(self._close_sockets)
+
+    async def _close_sockets(self, _app: web.Application) -> None:
+        """The server is stopping: close every socket, as "going away" (clients reconnect).
+
+        aiohttp waits for running handlers after ``on_shutdown``, up to its shutdown timeout, and
+        a WebSocket's handler runs as long as its socket is open: with anyone connected, the
+        application's cleanup (the venue runtime, the media node and its peer connections)
+        started only after that timeout, and the process was stopped before it finished.
+        Engine.IO's close packet alone would not do: browsers ignore it. Each closed WebSocket's
+        handler then ends and reports the disconnect (aiohttp waits for those handlers, bounded).
+        """
+        wires = dict(self._wires)
+        await asyncio.gather(
+            *(w.ws.close(code=WSCloseCode.GOING_AWAY) for w in wires.values()), return_exceptions=True
+        )
+        # long-polling sockets have no handler of their own to end; a disconnect handler that
+        # hangs must not hold the stop up
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(SHUTDOWN_POLLING_CLOSE_S):
+                for sid in [s for s in list(self.sio.eio.sockets) if s not in wires]:
+                    await self.sio.eio.disconnect(sid)
 
     async def _on_connect(self, sid: str, _environ: dict[str, Any], auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None

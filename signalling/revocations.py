@@ -98,13 +98,14 @@ class RevocationEnforcer:
         conns = list(self._gateway.connections.values())
         if not conns:
             return 0
-        pipe = self._redis.pipeline(transaction=False)
-        for conn in conns:
-            keys = [participant_key(conn.admitted.org_id, conn.admitted.member.participant_id)]
-            if conn.admitted.ticket_id is not None:
-                keys.append(ticket_key(conn.admitted.org_id, conn.admitted.ticket_id))
-            pipe.exists(*keys)
-        found = await pipe.execute()
+        # as a context: a sweep cancelled at shutdown still releases its pipeline
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for conn in conns:
+                keys = [participant_key(conn.admitted.org_id, conn.admitted.member.participant_id)]
+                if conn.admitted.ticket_id is not None:
+                    keys.append(ticket_key(conn.admitted.org_id, conn.admitted.ticket_id))
+                pipe.exists(*keys)
+            found = await pipe.execute()
         return await self.end(c for c, hits in zip(conns, found, strict=True) if hits)
 
     async def _listen(self) -> None:

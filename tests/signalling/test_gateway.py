@@ -244,3 +244,38 @@ async def test_broadcast_frames_are_the_bytes_aiohttp_would_write(size: int) -> 
     payload = ("é" * size).encode()[:size] if size else b""
     await WebSocketWriter(mock.Mock(transport=transport), transport).send_frame(payload, 0x1)
     assert websocket_text_frame(payload) == b"".join(written)
+
+
+async def test_stopping_the_server_closes_every_socket_before_its_cleanup() -> None:
+    """aiohttp waits for running handlers before the application's cleanup (the venue runtime,
+    the media node), and a WebSocket's handler lasts as long as its socket: a server stopped
+    with anyone connected ran past its shutdown deadline (found as ``venuekit dev`` logging
+    "the application did not stop within 15 s" after a browser test had left its pages open).
+    Engine.IO's close packet alone does not end the socket: browsers ignore it, as this client
+    does, so the server closes the WebSocket itself, as "going away" (clients reconnect)."""
+    dispatcher = RecordingDispatcher()
+    gateway = Gateway(FakeAdmitter(), dispatcher)
+    app = web.Application()
+    gateway.attach(app)
+    at_cleanup: list[list[str]] = []
+
+    async def cleanup(_app: web.Application) -> None:  # where the runtime and media node stop
+        at_cleanup.append(list(dispatcher.disconnected_ids))
+
+    app.on_cleanup.append(cleanup)
+    srv = TestServer(app, host="127.0.0.1")
+    await srv.start_server()  # aiohttp's default shutdown timeout: 60 s
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(srv.make_url("/socket.io/?EIO=4&transport=websocket"))
+        assert (await ws.receive_str()).startswith("0")  # Engine.IO open
+        await ws.send_str('40{"token": "ok-ann"}')  # Socket.IO connect
+        assert (await ws.receive_str()).startswith("40")
+        assert dispatcher.connected_ids == ["ann"]
+        stopping = asyncio.create_task(srv.close())
+        frames: list[aiohttp.WSMessage] = []
+        while not ws.closed:  # read (and ignore) whatever comes, as a browser would
+            frames.append(await asyncio.wait_for(ws.receive(), 30))  # a safety net, not a measure
+        await asyncio.wait_for(stopping, 30)  # a safety net: without the close, 60 s and more
+    assert at_cleanup == [["ann"]]  # the venue heard of it while the application still ran
+    assert frames[-1].type is aiohttp.WSMsgType.CLOSE, frames
+    assert ws.close_code == aiohttp.WSCloseCode.GOING_AWAY

@@ -15,8 +15,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from loadtest.sio import LeanClient, SocketIOError
-from signalling.gateway import Admitted, Gateway, GatewayError
-from signalling.ids import EventId, ParticipantId, SpaceId, TeamId
+from signalling import effects as fx
+from signalling.gateway import Admitted, Connection, Gateway, GatewayError
+from signalling.ids import ConnectionId, EventId, ParticipantId, SpaceId, TeamId
 from signalling.kinds import Role, SpaceKind
 from signalling.members import Member
 from signalling.runtime import SignallingRuntime, StaticDirectory, analytics_key
@@ -162,6 +163,51 @@ async def test_participants_on_two_instances_see_each_other(
     assert (REGISTRY.get_sample_value("venuekit_signal_analytics_events_total", {"kind": "join"}) or 0) >= 2
     for client in (alice, bob, carol):
         await client.lean.close()
+
+
+class OfferingMedia:
+    """A media port that offers the moment a participant is subscribed, as a node already
+    holding the space's tracks can (the real bridge offers from a task, a little later)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+
+    async def apply(
+        self, effect: fx.MediaEffect, connections: tuple[ConnectionId, ...], event_id: EventId
+    ) -> None:
+        if isinstance(effect, fx.MediaSubscribe):
+            for cid in connections:
+                offer = {"sdp": "v=0", "tracks": [], "space_id": effect.space_id}
+                await self.gateway.emit("media_offer", offer, to=cid.split("/", 1)[1])
+
+    async def event(self, conn: Connection, name: str, payload: Any) -> Any:
+        return None
+
+
+async def test_a_space_snapshot_reaches_the_socket_before_its_media_offer(
+    redis_client: aioredis.Redis, redis_url: str, session: aiohttp.ClientSession
+) -> None:
+    """The browser starts its peer connections afresh when it learns where it is (the
+    snapshot): an offer that came first was answered on a connection then thrown away, and the
+    participant never received anyone's media (the intermittent failure of
+    tests/web/test_room_media.py)."""
+    inst = await _instance(redis_url, "sig-a")
+    try:
+        assert inst.runtime.gateway is not None
+        inst.runtime.attach_media(OfferingMedia(inst.runtime.gateway))
+        ada = await _connect(session, inst, "ada:attendee")
+        await ada.wait_for(lambda: bool(ada.named("space_snapshot")))
+        assert (await ada.lean.call("join_space", {"space_id": "hall"}))["ok"] is True
+        await ada.wait_for(lambda: bool(ada.named("media_offer")))
+        order = [
+            (name, data["space_id"]) for name, data in ada.events if name in ("space_snapshot", "media_offer")
+        ]
+        assert order == [("space_snapshot", "lobby"), ("space_snapshot", "hall"), ("media_offer", "hall")]
+        await ada.lean.close()
+    finally:
+        await inst.runtime.stop()
+        await inst.server.close()
+        await inst.redis.aclose()
 
 
 async def test_venue_edits_reach_every_instance_and_empty_removed_spaces(
