@@ -867,22 +867,26 @@ class SfuNode:
         loop = asyncio.get_running_loop()
         while True:
             await asyncio.sleep(self._tick_interval_s - loop.time() % self._tick_interval_s)
-            now = time.monotonic()
-            for participant in list(space.participants.values()):
-                if participant.closing:
-                    continue
-                try:
-                    for published in participant.published.values():
-                        if published.up is not None:
-                            await published.up.tick()
-                    if participant.next_report is None:
-                        participant.next_report = now + self._rtcp_interval_s
-                    elif now >= participant.next_report:
-                        jitter = random.uniform(0.5, 1.5)  # noqa: S311 (RFC 3550 6.3.1)
-                        participant.next_report = now + self._rtcp_interval_s * jitter
-                        await self._send_reports(participant)
-                except Exception:
-                    log.exception("RTCP work for %s failed", participant.id)
+            # in a method of its own: its locals (the last participant walked) must not keep a
+            # participant who leaves, and their peer connections, alive until the next tick
+            await self._rtcp_tick(space, time.monotonic())
+
+    async def _rtcp_tick(self, space: _Space, now: float) -> None:
+        for participant in list(space.participants.values()):
+            if participant.closing:
+                continue
+            try:
+                for published in participant.published.values():
+                    if published.up is not None:
+                        await published.up.tick()
+                if participant.next_report is None:
+                    participant.next_report = now + self._rtcp_interval_s
+                elif now >= participant.next_report:
+                    jitter = random.uniform(0.5, 1.5)  # noqa: S311 (RFC 3550 6.3.1)
+                    participant.next_report = now + self._rtcp_interval_s * jitter
+                    await self._send_reports(participant)
+            except Exception:
+                log.exception("RTCP work for %s failed", participant.id)
 
     async def _send_reports(self, participant: _Participant) -> None:
         published = [p for p in participant.published.values() if p.up is not None]

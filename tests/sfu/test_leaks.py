@@ -65,8 +65,9 @@ async def settle(long_lived: int) -> None:
         await asyncio.sleep(0.01)
 
 
-async def snapshot(long_lived: int = 2) -> dict[str, int]:
-    """Counts after settling; ``long_lived``: the test's own task and the space's speaker task."""
+async def snapshot(long_lived: int = 3) -> dict[str, int]:
+    """Counts after settling; ``long_lived``: the test's own task and the space's speaker and
+    RTCP tasks."""
     await settle(long_lived)
     gc.collect()
     counts: Counter[str] = Counter()
