@@ -56,7 +56,7 @@ from aiortc.rtp import (
 
 from sfu import metrics
 from sfu.codecs import Codec, PayloadTypeMap, map_payload_types
-from sfu.fastpath import Lane, NativeTarget, arm, fan_out_packet, new_lane, new_munger
+from sfu.fastpath import NATIVE, Lane, NativeTarget, arm, fan_out_packet, new_lane, new_munger
 from sfu.keyframe import START_MIN_INTERVAL_S, KeyframeRequestThrottle, is_keyframe_start, needs_keyframe
 from sfu.nack import NackTracker, lost_sequence_numbers
 from sfu.packet_cache import DEFAULT_AUDIO_CAPACITY, DEFAULT_VIDEO_CAPACITY, PacketCache
@@ -546,7 +546,7 @@ class DownTrack:
                 return 0
             size = len(data)
             self.lane.sent(out.payload_size, size, ts, out.wallclock, munger.newest, True)
-            if self._wire is not None and writer.fast:
+            if NATIVE and self._wire is not None and writer.fast:  # C can take it from here
                 self._arm()
             return size
         except Exception:
